@@ -1,0 +1,346 @@
+// Package ast declares the syntax tree of SiddhiQL apps. Every node carries the
+// position where it starts; the parser builds the tree, the checker and the
+// engine's planner read it and never change it.
+package ast
+
+import (
+	"fmt"
+
+	"github.com/tandem-stream/tandem/event"
+)
+
+// Pos is a position in an app's source text. Line and Col are 1-based; Col
+// counts bytes. The zero Pos means "unknown".
+type Pos struct {
+	Offset int
+	Line   int
+	Col    int
+}
+
+func (p Pos) IsValid() bool  { return p.Line > 0 }
+func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// Node is implemented by every syntax tree node.
+type Node interface{ Position() Pos }
+
+// App is one parsed SiddhiQL app.
+type App struct {
+	File        string // file name used in error messages
+	Annotations []*Annotation
+	Streams     []*StreamDef
+	Queries     []*Query
+}
+
+// Name returns the value of @app:name, or "" when absent.
+func (a *App) Name() string {
+	for _, an := range a.Annotations {
+		if an.Name == "app:name" || an.Name == "app:Name" {
+			if len(an.Elements) > 0 {
+				return an.Elements[0].Value
+			}
+		}
+	}
+	return ""
+}
+
+// Annotation is `@name(key='value', 'value', @nested(...))`. Name keeps its
+// namespace (`app:name`); matching on names is case-insensitive in Siddhi.
+type Annotation struct {
+	Pos         Pos
+	Name        string
+	Elements    []*Element
+	Annotations []*Annotation
+}
+
+func (a *Annotation) Position() Pos { return a.Pos }
+
+// Element is one `key='value'` (Key empty for positional values) of an annotation.
+type Element struct {
+	Pos   Pos
+	Key   string
+	Value string
+}
+
+// Get returns the value of the element with the given key (case-insensitive).
+func (a *Annotation) Get(key string) (string, bool) {
+	for _, e := range a.Elements {
+		if equalFold(e.Key, key) {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// Nested returns the first nested annotation with the given name (case-insensitive).
+func (a *Annotation) Nested(name string) *Annotation {
+	for _, n := range a.Annotations {
+		if equalFold(n.Name, name) {
+			return n
+		}
+	}
+	return nil
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// StreamDef is `define stream Name (attr type, ...);` with its annotations.
+type StreamDef struct {
+	Pos         Pos
+	Annotations []*Annotation
+	Name        string
+	Attrs       []*AttrDef
+}
+
+func (d *StreamDef) Position() Pos { return d.Pos }
+
+// AttrDef is one `name type` of a definition.
+type AttrDef struct {
+	Pos  Pos
+	Name string
+	Type event.Type
+}
+
+// Query is `from <input> select <selector> <output>`.
+type Query struct {
+	Pos         Pos
+	Annotations []*Annotation
+	Input       Input
+	Select      *Selector
+	Output      *Output
+}
+
+func (q *Query) Position() Pos { return q.Pos }
+
+// Name returns the value of @info(name=...), or "".
+func (q *Query) Name() string {
+	for _, an := range q.Annotations {
+		if equalFold(an.Name, "info") {
+			v, _ := an.Get("name")
+			return v
+		}
+	}
+	return ""
+}
+
+// Input is the source of a query. Only *StreamInput exists so far; joins,
+// patterns and sequences will add their own node types.
+type Input interface {
+	Node
+	inputNode()
+}
+
+// StreamInput is `Stream[filter]#window.name(args)#...` over one stream.
+type StreamInput struct {
+	Pos      Pos
+	Stream   string
+	Alias    string // `as alias`, or ""
+	Handlers []*Handler
+}
+
+func (s *StreamInput) Position() Pos { return s.Pos }
+func (*StreamInput) inputNode()      {}
+
+// HandlerKind tells filters, windows and stream functions apart.
+type HandlerKind int
+
+const (
+	FilterHandler   HandlerKind = iota // [expr]
+	WindowHandler                      // #window.name(args)
+	FunctionHandler                    // #ns:name(args)
+)
+
+// Handler is one element of the chain after a stream name.
+type Handler struct {
+	Pos       Pos
+	Kind      HandlerKind
+	Filter    Expr   // FilterHandler
+	Namespace string // FunctionHandler; "" for core functions
+	Name      string // WindowHandler, FunctionHandler
+	Args      []Expr
+}
+
+func (h *Handler) Position() Pos { return h.Pos }
+
+// Selector is the select clause with grouping.
+type Selector struct {
+	Pos     Pos
+	Star    bool // select *  (or no select clause)
+	Items   []*OutputAttr
+	GroupBy []*Variable
+	Having  Expr
+}
+
+// OutputAttr is `expr as name`; Name is set by the parser to the variable name
+// when no `as` is given and the expression is a plain variable.
+type OutputAttr struct {
+	Pos  Pos
+	Expr Expr
+	Name string
+}
+
+// EventKind selects which events an output clause emits.
+type EventKind int
+
+const (
+	CurrentEvents EventKind = iota
+	ExpiredEvents
+	AllEvents
+)
+
+// Output is `insert [current|expired|all events] into Stream`.
+type Output struct {
+	Pos    Pos
+	Events EventKind
+	Stream string
+}
+
+// Expr is an expression node.
+type Expr interface {
+	Node
+	exprNode()
+}
+
+// Constant is a literal. Value holds a typed event value; time constants such as
+// `1 min 30 sec` are Long milliseconds with IsTime set.
+type Constant struct {
+	Pos    Pos
+	Value  event.Value
+	IsTime bool
+}
+
+// Variable is `name`, `Stream.name` or `alias.name`.
+type Variable struct {
+	Pos    Pos
+	Stream string
+	Name   string
+}
+
+// Op is a binary or unary operator.
+type Op int
+
+const (
+	OpInvalid Op = iota
+	OpAdd
+	OpSub
+	OpMul
+	OpDiv
+	OpMod
+	OpEq
+	OpNe
+	OpLt
+	OpLe
+	OpGt
+	OpGe
+	OpAnd
+	OpOr
+	OpNot
+	OpNeg
+)
+
+var opNames = [...]string{OpInvalid: "?", OpAdd: "+", OpSub: "-", OpMul: "*", OpDiv: "/", OpMod: "%",
+	OpEq: "==", OpNe: "!=", OpLt: "<", OpLe: "<=", OpGt: ">", OpGe: ">=", OpAnd: "and", OpOr: "or",
+	OpNot: "not", OpNeg: "-"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "?"
+}
+
+// Binary is `X op Y`.
+type Binary struct {
+	Pos  Pos
+	Op   Op
+	X, Y Expr
+}
+
+// Unary is `not X` or `-X`.
+type Unary struct {
+	Pos Pos
+	Op  Op
+	X   Expr
+}
+
+// Call is a function call `ns:name(args)`; Namespace is "" for core functions.
+type Call struct {
+	Pos       Pos
+	Namespace string
+	Name      string
+	Args      []Expr
+}
+
+// IsNull is `X is null`.
+type IsNull struct {
+	Pos Pos
+	X   Expr
+}
+
+func (e *Constant) Position() Pos { return e.Pos }
+func (e *Variable) Position() Pos { return e.Pos }
+func (e *Binary) Position() Pos   { return e.Pos }
+func (e *Unary) Position() Pos    { return e.Pos }
+func (e *Call) Position() Pos     { return e.Pos }
+func (e *IsNull) Position() Pos   { return e.Pos }
+
+func (*Constant) exprNode() {}
+func (*Variable) exprNode() {}
+func (*Binary) exprNode()   {}
+func (*Unary) exprNode()    {}
+func (*Call) exprNode()     {}
+func (*IsNull) exprNode()   {}
+
+// Error is a positioned error in an app; it prints as file:line:col: message.
+type Error struct {
+	File string
+	Pos  Pos
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("%d:%d: %s", e.Pos.Line, e.Pos.Col, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
+}
+
+// ErrorList collects errors; Err returns nil when it is empty.
+type ErrorList []*Error
+
+func (l *ErrorList) Add(file string, pos Pos, msg string) {
+	*l = append(*l, &Error{File: file, Pos: pos, Msg: msg})
+}
+
+func (l ErrorList) Error() string {
+	switch len(l) {
+	case 0:
+		return "no errors"
+	case 1:
+		return l[0].Error()
+	}
+	return fmt.Sprintf("%s (and %d more errors)", l[0], len(l)-1)
+}
+
+func (l ErrorList) Err() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
