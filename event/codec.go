@@ -7,9 +7,10 @@ import (
 )
 
 // The binary form of a value is one type byte followed by:
-//   int, long: zig-zag varint; float, double: 8 bytes little-endian float64 bits;
-//   bool: nothing (the type byte is Bool or boolTrue); string: uvarint length + bytes;
-//   null: nothing. Objects cannot be encoded: they only exist inside a running engine.
+//
+//	int, long: zig-zag varint; float, double: 8 bytes little-endian float64 bits;
+//	bool: nothing (the type byte is Bool or boolTrue); string: uvarint length + bytes;
+//	null: nothing. Objects cannot be encoded: they only exist inside a running engine.
 const boolTrue = 0x80 | byte(Bool)
 
 // ErrObject is returned when encoding an object value.
