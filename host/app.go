@@ -1,0 +1,840 @@
+// Package host runs one Siddhi app on a node: its input log (LSNs, timestamps,
+// ticks and idempotency keys), the engine that applies committed entries in
+// order, the sinks with their output ids, and checkpoints.
+//
+// On the active an App takes input from sources (Ingest), logs it, waits for the
+// entries to be committed (acknowledged by the passive, or at once when running
+// alone), applies them and publishes the outputs. On the passive an App only
+// holds state: the newest checkpoint it was sent and the entries after it, until
+// Promote turns it into the active by restoring and replaying them.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/io/sink"
+	"github.com/tandem-stream/tandem/persist"
+)
+
+// Engine is what an App needs of the engine (engine.Runtime implements it).
+type Engine interface {
+	InputID(stream string) (int, bool)
+	OnOutput(stream string, fn func(events []event.Event))
+	Send(id int, ts int64, data []event.Value)
+	Advance(now int64)
+	NextDeadline() (int64, bool)
+	Snapshot() ([]byte, error)
+	Restore(state []byte) error
+}
+
+// SinkSpec is one sink of the app: the stream it publishes and how to open it.
+type SinkSpec struct {
+	ID     string // "Stream/index", unique in the app
+	Stream string
+	Open   func() (sink.Sink, error)
+}
+
+// Config configures an App.
+type Config struct {
+	Name      string
+	Hash      string // content hash of the app text; checkpoints of other versions are refused
+	NewEngine func() (Engine, error)
+	Sinks     []SinkSpec
+	Store     persist.Store // the node's own checkpoint store
+	Logger    *slog.Logger
+	Gate      *Gate // publishing gate shared by the node; nil: always open
+
+	// SyncAck makes Ingest wait for the passive's acknowledgement (when one is
+	// attached) before the entries count as committed.
+	SyncAck bool
+	// CheckpointEvery is the period of automatic checkpoints; 0 disables them.
+	CheckpointEvery time.Duration
+	// OnCheckpoint is called (on the checkpoint goroutine) after a checkpoint is
+	// durable in Store, so the node can ship it to the passive.
+	OnCheckpoint func(m persist.Manifest, state []byte)
+	// OnAppend is called, without locks held, after entries are logged.
+	OnAppend func()
+
+	MaxUnapplied int // back-pressure: entries logged but not yet applied (default 65536)
+	MaxSinkQueue int // back-pressure: outputs waiting per sink (default 65536)
+	KeyMemory    int // idempotency keys remembered (default 100000)
+	Now          func() time.Time
+}
+
+// ErrNotActive is returned by Ingest on an App that is not the active.
+var ErrNotActive = errors.New("app is not active on this node")
+
+type role int
+
+const (
+	rolePassive role = iota
+	roleActive
+	roleStopped
+)
+
+// sinkSlot numbers one sink's outputs; its publisher exists only on the active.
+type sinkSlot struct {
+	spec       SinkSpec
+	ordinal    uint64 // outputs produced so far
+	suppressTo uint64 // outputs at or below this were already published by a previous active
+	pending    []sink.Output
+	pub        *publisher
+}
+
+// App hosts one app. See the package comment for its two roles.
+type App struct {
+	cfg Config
+	log *slog.Logger
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every change of the fields below
+	role      role
+	epoch     uint64
+	wal       memLog
+	keys      *keyRing
+	lastTs    int64
+	committed uint64
+	applied   uint64
+	deadline  int64
+	hasDL     bool
+	tickedFor int64
+	peer      bool   // a passive is attached and acknowledges entries
+	peerAck   uint64 // highest LSN the passive holds
+	published map[string]uint64
+	base      []byte // passive: state at log_.base, from a snapshot or checkpoint
+	lastCkpt  persist.Manifest
+	known     map[string]bool // input streams Ingest has seen; InputID only reads the engine's plan
+
+	// Owned by the apply goroutine while active.
+	engine   Engine
+	inputIDs map[string]int
+	slots    []*sinkSlot
+	bySink   map[string][]*sinkSlot // stream -> slots
+	vals     []event.Value
+
+	snapReq chan chan snapshotResult
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type snapshotResult struct {
+	lsn   uint64
+	state []byte
+	err   error
+}
+
+// New returns an App in the passive role, holding no state yet.
+func New(cfg Config) *App {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxUnapplied <= 0 {
+		cfg.MaxUnapplied = 65536
+	}
+	if cfg.MaxSinkQueue <= 0 {
+		cfg.MaxSinkQueue = 65536
+	}
+	if cfg.KeyMemory <= 0 {
+		cfg.KeyMemory = 100000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Gate == nil {
+		cfg.Gate = NewGate(true)
+	}
+	return &App{
+		cfg:       cfg,
+		log:       cfg.Logger.With("app", cfg.Name),
+		changed:   make(chan struct{}),
+		keys:      newKeyRing(cfg.KeyMemory),
+		published: map[string]uint64{},
+		known:     map[string]bool{},
+		snapReq:   make(chan chan snapshotResult),
+	}
+}
+
+// Name returns the app's name.
+func (a *App) Name() string { return a.cfg.Name }
+
+// Hash returns the app's content hash.
+func (a *App) Hash() string { return a.cfg.Hash }
+
+// broadcast wakes everyone waiting on a change; a.mu must be held.
+func (a *App) broadcast() {
+	close(a.changed)
+	a.changed = make(chan struct{})
+}
+
+// waitLocked releases a.mu until the next change or ctx is done, then retakes it.
+func (a *App) waitLocked(ctx context.Context) error {
+	ch := a.changed
+	a.mu.Unlock()
+	defer a.mu.Lock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ---- passive role ----------------------------------------------------------
+
+// InstallSnapshot replaces the passive's state with a full state at lsn; the
+// entries that follow it arrive through AppendReplicated.
+func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
+	if _, err := unmarshalState(state); err != nil {
+		return fmt.Errorf("app %s: snapshot at LSN %d: %w", a.cfg.Name, lsn, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role != rolePassive {
+		return fmt.Errorf("app %s: snapshot received while not passive", a.cfg.Name)
+	}
+	a.base = state
+	a.wal.reset(lsn)
+	a.committed, a.applied = lsn, lsn
+	clear(a.published)
+	a.broadcast()
+	return nil
+}
+
+// AppendReplicated queues entries received from the active. Entries at or
+// below what the passive already holds are skipped; a gap is an error. The
+// payloads are copied. It returns the highest LSN held.
+func (a *App) AppendReplicated(entries []Entry) (uint64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role != rolePassive {
+		return 0, fmt.Errorf("app %s: entries received while not passive", a.cfg.Name)
+	}
+	for _, e := range entries {
+		if e.LSN <= a.wal.last() {
+			continue
+		}
+		e.Payload = append([]byte(nil), e.Payload...)
+		if err := a.wal.append(e); err != nil {
+			return a.wal.last(), fmt.Errorf("app %s: %w", a.cfg.Name, err)
+		}
+		if e.Key != "" {
+			a.keys.add(e.Key, e.LSN)
+		}
+		a.lastTs = max(a.lastTs, e.Timestamp)
+	}
+	a.committed = a.wal.last()
+	a.broadcast()
+	return a.wal.last(), nil
+}
+
+// SetPublished records the active's published position per sink.
+func (a *App) SetPublished(positions map[string]uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, p := range positions {
+		if p > a.published[id] {
+			a.published[id] = p
+		}
+	}
+}
+
+// StoreCheckpoint saves a checkpoint shipped by the active into this node's
+// store, then drops the queued entries it covers.
+func (a *App) StoreCheckpoint(ctx context.Context, m persist.Manifest, state []byte) (persist.Manifest, error) {
+	if _, err := unmarshalState(state); err != nil {
+		return m, fmt.Errorf("app %s: checkpoint %d: %w", a.cfg.Name, m.Revision, err)
+	}
+	saved, err := a.cfg.Store.Save(ctx, m, state)
+	if err != nil {
+		return m, fmt.Errorf("app %s: store checkpoint %d: %w", a.cfg.Name, m.Revision, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role == rolePassive && m.LSN > a.wal.base {
+		a.base = state
+		a.wal.trim(m.LSN)
+		a.committed, a.applied = max(a.committed, m.LSN), m.LSN
+	}
+	a.lastCkpt = saved
+	a.broadcast()
+	return saved, nil
+}
+
+// ---- active role -----------------------------------------------------------
+
+// Promote makes the App the active at epoch: it restores the newest state it
+// holds (a shipped checkpoint or snapshot, else the newest checkpoint in its
+// store), opens the sinks and starts applying, which replays every queued
+// entry. Outputs the previous active had already published are not published
+// again.
+func (a *App) Promote(ctx context.Context, epoch uint64) error {
+	a.mu.Lock()
+	if a.role != rolePassive {
+		a.mu.Unlock()
+		return fmt.Errorf("app %s: promote: not passive", a.cfg.Name)
+	}
+	state, base := a.base, a.wal.base
+	published := make(map[string]uint64, len(a.published))
+	for k, v := range a.published {
+		published[k] = v
+	}
+	a.mu.Unlock()
+
+	if state == nil && base == 0 && a.cfg.Store != nil {
+		m, st, err := a.cfg.Store.Latest(ctx, a.cfg.Name)
+		switch {
+		case errors.Is(err, persist.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("app %s: read checkpoint: %w", a.cfg.Name, err)
+		case m.AppHash != a.cfg.Hash:
+			return fmt.Errorf("app %s: the newest checkpoint (revision %d, LSN %d) was made by a different version of the app (hash %.12s, now %.12s); clear the app's state to start afresh",
+				a.cfg.Name, m.Revision, m.LSN, m.AppHash, a.cfg.Hash)
+		default:
+			a.log.Info("restoring from checkpoint", "revision", m.Revision, "lsn", m.LSN)
+			state = st
+			a.mu.Lock()
+			a.lastCkpt = m
+			a.mu.Unlock()
+		}
+	}
+
+	eng, err := a.cfg.NewEngine()
+	if err != nil {
+		return fmt.Errorf("app %s: %w", a.cfg.Name, err)
+	}
+	st := &appState{Ordinals: map[string]uint64{}}
+	if state != nil {
+		if st, err = unmarshalState(state); err != nil {
+			return fmt.Errorf("app %s: restore: %w", a.cfg.Name, err)
+		}
+		if err := eng.Restore(st.Engine); err != nil {
+			return fmt.Errorf("app %s: restore engine state at LSN %d: %w", a.cfg.Name, st.LSN, err)
+		}
+	}
+	if err := a.setupEngine(eng, st, published); err != nil {
+		return err
+	}
+
+	a.mu.Lock()
+	if state != nil && st.LSN > a.wal.last() {
+		a.wal.reset(st.LSN)
+	}
+	for i, k := range st.Keys {
+		a.keys.add(k, st.KeyLSNs[i])
+	}
+	a.applied = st.LSN
+	a.committed = a.wal.last()
+	a.lastTs = max(a.lastTs, st.LastTs)
+	a.role = roleActive
+	a.epoch = epoch
+	a.base = nil
+	a.broadcast()
+	a.mu.Unlock()
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	for _, s := range a.slots {
+		a.wg.Add(1)
+		go func(p *publisher) { defer a.wg.Done(); p.run(runCtx) }(s.pub)
+	}
+	a.wg.Add(3)
+	go func() { defer a.wg.Done(); a.applyLoop(runCtx) }()
+	go func() { defer a.wg.Done(); a.tickLoop(runCtx) }()
+	go func() { defer a.wg.Done(); a.checkpointLoop(runCtx) }()
+	a.log.Info("app active", "epoch", epoch, "from_lsn", st.LSN, "replay_to", a.LastLSN())
+	return nil
+}
+
+func (a *App) setupEngine(eng Engine, st *appState, published map[string]uint64) error {
+	a.engine = eng
+	a.inputIDs = map[string]int{}
+	a.bySink = map[string][]*sinkSlot{}
+	a.slots = a.slots[:0]
+	for _, spec := range a.cfg.Sinks {
+		s, err := spec.Open()
+		if err != nil {
+			for _, o := range a.slots {
+				o.pub.sink.Close()
+			}
+			return fmt.Errorf("app %s: open sink %s: %w", a.cfg.Name, spec.ID, err)
+		}
+		slot := &sinkSlot{spec: spec, ordinal: st.Ordinals[spec.ID], suppressTo: published[spec.ID]}
+		slot.pub = newPublisher(spec.ID, s, a.cfg.Gate, a.log, a.cfg.MaxSinkQueue, published[spec.ID])
+		a.slots = append(a.slots, slot)
+		if _, seen := a.bySink[spec.Stream]; !seen {
+			stream := spec.Stream
+			eng.OnOutput(stream, func(events []event.Event) { a.collect(stream, events) })
+		}
+		a.bySink[spec.Stream] = append(a.bySink[spec.Stream], slot)
+	}
+	return nil
+}
+
+// collect numbers outputs as the engine emits them (on the apply goroutine).
+func (a *App) collect(stream string, events []event.Event) {
+	for _, s := range a.bySink[stream] {
+		for _, ev := range events {
+			s.ordinal++
+			if s.ordinal <= s.suppressTo {
+				continue
+			}
+			data := make([]event.Value, len(ev.Data))
+			copy(data, ev.Data)
+			s.pending = append(s.pending, sink.Output{
+				ID:      a.cfg.Name + "/" + s.spec.ID + "/" + strconv.FormatUint(s.ordinal, 10),
+				Ordinal: s.ordinal,
+				Epoch:   a.epoch,
+				Event:   event.Event{Timestamp: ev.Timestamp, Data: data, Expired: ev.Expired},
+			})
+		}
+	}
+}
+
+// Ingest logs a batch of events for stream and waits until it is committed.
+// It implements source.Ingester.
+func (a *App) Ingest(ctx context.Context, stream string, rows [][]event.Value, key string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var buf []byte
+	offs := make([]int, 0, len(rows)+1)
+	for _, r := range rows {
+		offs = append(offs, len(buf))
+		var err error
+		if buf, err = event.AppendValues(buf, r); err != nil {
+			return fmt.Errorf("app %s: stream %s: %w", a.cfg.Name, stream, err)
+		}
+	}
+	offs = append(offs, len(buf))
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		if a.role != roleActive {
+			return ErrNotActive
+		}
+		if !a.known[stream] {
+			if _, ok := a.engine.InputID(stream); !ok {
+				return fmt.Errorf("app %s: no stream %q", a.cfg.Name, stream)
+			}
+			a.known[stream] = true
+		}
+		if key != "" && a.keys.has(key) {
+			return a.waitCommitted(ctx, a.keys.lsn[key])
+		}
+		if a.wal.last()-a.applied < uint64(a.cfg.MaxUnapplied) {
+			break
+		}
+		if err := a.waitLocked(ctx); err != nil {
+			return err
+		}
+	}
+	ts := max(a.cfg.Now().UnixMilli(), a.lastTs)
+	a.lastTs = ts
+	for i := range rows {
+		e := Entry{LSN: a.wal.last() + 1, Kind: EventEntry, Stream: stream, Timestamp: ts,
+			Payload: buf[offs[i]:offs[i+1]:offs[i+1]]}
+		if i == len(rows)-1 {
+			e.Key = key
+		}
+		_ = a.wal.append(e) // LSN is last+1 by construction
+	}
+	target := a.wal.last()
+	if key != "" {
+		a.keys.add(key, target)
+	}
+	if !a.peer || !a.cfg.SyncAck {
+		a.committed = target
+	}
+	a.broadcast()
+	if a.cfg.OnAppend != nil {
+		a.mu.Unlock()
+		a.cfg.OnAppend()
+		a.mu.Lock()
+	}
+	return a.waitCommitted(ctx, target)
+}
+
+func (a *App) waitCommitted(ctx context.Context, lsn uint64) error {
+	for a.committed < lsn {
+		if a.role != roleActive {
+			return ErrNotActive
+		}
+		if err := a.waitLocked(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendTick logs a timer tick at now (active only).
+func (a *App) appendTick(now int64) {
+	a.mu.Lock()
+	if a.role != roleActive {
+		a.mu.Unlock()
+		return
+	}
+	ts := max(now, a.lastTs)
+	a.lastTs = ts
+	_ = a.wal.append(Entry{LSN: a.wal.last() + 1, Kind: TickEntry, Timestamp: ts})
+	if !a.peer || !a.cfg.SyncAck {
+		a.committed = a.wal.last()
+	}
+	a.broadcast()
+	a.mu.Unlock()
+	if a.cfg.OnAppend != nil {
+		a.cfg.OnAppend()
+	}
+}
+
+const applyBatch = 1024
+
+func (a *App) applyLoop(ctx context.Context) {
+	var batch []Entry
+	for {
+		a.mu.Lock()
+		for a.applied >= a.committed {
+			ch := a.changed
+			a.mu.Unlock()
+			select {
+			case <-ch:
+			case req := <-a.snapReq:
+				req <- a.snapshot()
+			case <-ctx.Done():
+				return
+			}
+			a.mu.Lock()
+		}
+		batch = append(batch[:0], a.wal.from(a.applied+1, applyBatch)...)
+		if n := a.committed - a.applied; uint64(len(batch)) > n {
+			batch = batch[:n]
+		}
+		a.mu.Unlock()
+
+		for i := range batch {
+			a.apply(&batch[i])
+		}
+		for _, s := range a.slots {
+			if len(s.pending) > 0 {
+				if err := s.pub.enqueue(ctx, s.pending); err != nil {
+					return
+				}
+				clear(s.pending)
+				s.pending = s.pending[:0]
+			}
+		}
+		dl, hasDL := a.engine.NextDeadline()
+
+		a.mu.Lock()
+		a.applied = batch[len(batch)-1].LSN
+		a.deadline, a.hasDL = dl, hasDL
+		a.trimLocked()
+		a.broadcast()
+		a.mu.Unlock()
+
+		select {
+		case req := <-a.snapReq:
+			req <- a.snapshot()
+		default:
+		}
+	}
+}
+
+// trimLocked drops log entries nobody needs any more: applied here and held
+// by the passive.
+func (a *App) trimLocked() {
+	upTo := a.applied
+	if a.peer {
+		upTo = min(upTo, a.peerAck)
+	}
+	a.wal.trim(upTo)
+}
+
+func (a *App) apply(e *Entry) {
+	switch e.Kind {
+	case TickEntry:
+		a.engine.Advance(e.Timestamp)
+	case EventEntry:
+		id, ok := a.inputIDs[e.Stream]
+		if !ok {
+			if id, ok = a.engine.InputID(e.Stream); !ok {
+				a.log.Error("log entry for unknown stream; skipped", "lsn", e.LSN, "stream", e.Stream)
+				return
+			}
+			a.inputIDs[e.Stream] = id
+		}
+		vals, _, err := event.ReadValues(e.Payload, a.vals[:0])
+		if err != nil {
+			a.log.Error("undecodable log entry; skipped", "lsn", e.LSN, "err", err)
+			return
+		}
+		a.vals = vals
+		a.engine.Send(id, e.Timestamp, vals)
+	}
+}
+
+// snapshot captures the app's state at the applied LSN (apply goroutine only).
+func (a *App) snapshot() snapshotResult {
+	eng, err := a.engine.Snapshot()
+	if err != nil {
+		return snapshotResult{err: fmt.Errorf("app %s: engine snapshot: %w", a.cfg.Name, err)}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := appState{LSN: a.applied, LastTs: a.lastTs, Ordinals: map[string]uint64{}, Engine: eng}
+	if e := a.wal.from(a.applied, 1); len(e) == 1 && e[0].LSN == a.applied {
+		st.LastTs = e[0].Timestamp
+	}
+	for _, s := range a.slots {
+		st.Ordinals[s.spec.ID] = s.ordinal
+	}
+	st.Keys, st.KeyLSNs = a.keys.upTo(a.applied)
+	return snapshotResult{lsn: a.applied, state: st.marshal()}
+}
+
+// Snapshot returns the app's full state at its applied LSN (active only).
+func (a *App) Snapshot(ctx context.Context) (uint64, []byte, error) {
+	req := make(chan snapshotResult, 1)
+	a.mu.Lock()
+	active := a.role == roleActive
+	a.mu.Unlock()
+	if !active {
+		return 0, nil, ErrNotActive
+	}
+	select {
+	case a.snapReq <- req:
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+	select {
+	case r := <-req:
+		return r.lsn, r.state, r.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+// AttachPeer takes a snapshot for a joining passive and, at the same LSN,
+// starts retaining entries for it (and, with SyncAck, waiting for its
+// acknowledgements). The passive installs the snapshot and then receives the
+// entries after the returned LSN.
+func (a *App) AttachPeer(ctx context.Context) (uint64, []byte, error) {
+	lsn, state, err := a.Snapshot(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wal.base > lsn {
+		// Entries after the snapshot were trimmed in between; the caller retries.
+		return 0, nil, fmt.Errorf("app %s: log moved past snapshot", a.cfg.Name)
+	}
+	a.peer = true
+	a.peerAck = lsn
+	return lsn, state, nil
+}
+
+// PeerAck records that the passive holds every entry up to lsn.
+func (a *App) PeerAck(lsn uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.peer || lsn <= a.peerAck {
+		return
+	}
+	a.peerAck = min(lsn, a.wal.last())
+	if a.cfg.SyncAck && a.peerAck > a.committed {
+		a.committed = a.peerAck
+	}
+	a.trimLocked()
+	a.broadcast()
+}
+
+// DetachPeer stops waiting for a passive: the app runs alone, committing at once.
+func (a *App) DetachPeer() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.peer {
+		return
+	}
+	a.peer = false
+	a.committed = a.wal.last()
+	a.trimLocked()
+	a.broadcast()
+}
+
+// EntriesFrom copies up to max logged entries starting at lsn, for shipping.
+func (a *App) EntriesFrom(lsn uint64, max int) []Entry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]Entry(nil), a.wal.from(lsn, max)...)
+}
+
+// Published returns the published position of each sink (active only).
+func (a *App) Published() map[string]uint64 {
+	out := make(map[string]uint64, len(a.cfg.Sinks))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role != roleActive {
+		for k, v := range a.published {
+			out[k] = v
+		}
+		return out
+	}
+	for _, s := range a.slots {
+		out[s.spec.ID] = s.pub.published.Load()
+	}
+	return out
+}
+
+func (a *App) tickLoop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		dl, has, ticked, ch := a.deadline, a.hasDL, a.tickedFor, a.changed
+		a.mu.Unlock()
+		wait := time.Hour
+		if has && dl != ticked {
+			now := a.cfg.Now().UnixMilli()
+			if now >= dl {
+				a.mu.Lock()
+				a.tickedFor = dl
+				a.mu.Unlock()
+				a.appendTick(now)
+				continue
+			}
+			wait = time.Duration(dl-now) * time.Millisecond
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (a *App) checkpointLoop(ctx context.Context) {
+	if a.cfg.CheckpointEvery <= 0 || a.cfg.Store == nil {
+		return
+	}
+	t := time.NewTicker(a.cfg.CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if _, err := a.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("checkpoint failed", "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Checkpoint writes the app's state to the store now and hands it to
+// OnCheckpoint. It returns the manifest (the previous one if nothing changed).
+func (a *App) Checkpoint(ctx context.Context) (persist.Manifest, error) {
+	lsn, state, err := a.Snapshot(ctx)
+	if err != nil {
+		return persist.Manifest{}, err
+	}
+	a.mu.Lock()
+	prev, epoch := a.lastCkpt, a.epoch
+	a.mu.Unlock()
+	if prev.Revision > 0 && prev.LSN == lsn {
+		return prev, nil
+	}
+	m := persist.Manifest{App: a.cfg.Name, AppHash: a.cfg.Hash, Epoch: epoch, LSN: lsn,
+		Revision: prev.Revision + 1, Created: a.cfg.Now().UTC()}
+	saved, err := a.cfg.Store.Save(ctx, m, state)
+	if err != nil {
+		return m, fmt.Errorf("app %s: save checkpoint: %w", a.cfg.Name, err)
+	}
+	a.mu.Lock()
+	a.lastCkpt = saved
+	a.mu.Unlock()
+	a.log.Debug("checkpoint", "revision", saved.Revision, "lsn", lsn, "bytes", len(state))
+	if a.cfg.OnCheckpoint != nil {
+		a.cfg.OnCheckpoint(saved, state)
+	}
+	return saved, nil
+}
+
+// Stop ends the active's goroutines and closes its sinks. Pending Ingest calls
+// return ErrNotActive.
+func (a *App) Stop() {
+	a.mu.Lock()
+	wasActive := a.role == roleActive
+	a.role = roleStopped
+	a.broadcast()
+	a.mu.Unlock()
+	if !wasActive {
+		return
+	}
+	a.cancel()
+	a.wg.Wait()
+	for _, s := range a.slots {
+		if err := s.pub.sink.Close(); err != nil {
+			a.log.Warn("close sink", "sink", s.spec.ID, "err", err)
+		}
+	}
+}
+
+// Status is a point-in-time view of the app for status pages and metrics.
+type Status struct {
+	Name           string            `json:"name"`
+	Role           string            `json:"role"`
+	Epoch          uint64            `json:"epoch"`
+	LastLSN        uint64            `json:"last_lsn"`
+	Committed      uint64            `json:"committed_lsn"`
+	Applied        uint64            `json:"applied_lsn"`
+	PeerAttached   bool              `json:"peer_attached"`
+	PeerAck        uint64            `json:"peer_ack_lsn"`
+	Published      map[string]uint64 `json:"published"`
+	LastCheckpoint *persist.Manifest `json:"last_checkpoint,omitempty"`
+}
+
+// Status reports the app's state.
+func (a *App) Status() Status {
+	pub := a.Published()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := Status{Name: a.cfg.Name, Epoch: a.epoch, LastLSN: a.wal.last(), Committed: a.committed,
+		Applied: a.applied, PeerAttached: a.peer, PeerAck: a.peerAck, Published: pub}
+	switch a.role {
+	case roleActive:
+		s.Role = "active"
+	case rolePassive:
+		s.Role = "passive"
+	default:
+		s.Role = "stopped"
+	}
+	if a.lastCkpt.Revision > 0 {
+		m := a.lastCkpt
+		s.LastCheckpoint = &m
+	}
+	return s
+}
+
+// LastLSN returns the highest LSN logged or held.
+func (a *App) LastLSN() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wal.last()
+}
+
+// Changed returns a channel closed at the App's next change of state.
+func (a *App) Changed() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changed
+}

@@ -1,0 +1,287 @@
+package host
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/io/sink"
+	"github.com/tandem-stream/tandem/persist"
+)
+
+// countEngine is a deterministic stand-in for the engine: for every event on
+// "In" it emits (value, running count) on "Out"; ticks emit nothing.
+type countEngine struct {
+	count int64
+	now   int64
+	out   func([]event.Event)
+}
+
+func (e *countEngine) InputID(s string) (int, bool) { return 0, s == "In" }
+func (e *countEngine) OnOutput(s string, fn func([]event.Event)) {
+	if s == "Out" {
+		e.out = fn
+	}
+}
+func (e *countEngine) Send(_ int, ts int64, data []event.Value) {
+	e.count++
+	e.now = max(e.now, ts)
+	if e.out != nil {
+		e.out([]event.Event{{Timestamp: ts, Data: []event.Value{data[0], event.LongValue(e.count)}}})
+	}
+}
+func (e *countEngine) Advance(now int64)           { e.now = max(e.now, now) }
+func (e *countEngine) NextDeadline() (int64, bool) { return 0, false }
+func (e *countEngine) Snapshot() ([]byte, error) {
+	return binary.AppendVarint(nil, e.count), nil
+}
+func (e *countEngine) Restore(b []byte) error {
+	v, n := binary.Varint(b)
+	if n <= 0 {
+		return errors.New("bad state")
+	}
+	e.count = v
+	return nil
+}
+
+// memSink records what it is given.
+type memSink struct {
+	mu   sync.Mutex
+	outs []sink.Output
+}
+
+func (s *memSink) Publish(_ context.Context, outs []sink.Output) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outs = append(s.outs, outs...)
+	return nil
+}
+func (s *memSink) Close() error { return nil }
+func (s *memSink) snapshot() []sink.Output {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sink.Output(nil), s.outs...)
+}
+
+// memStore is a persist.Store in memory.
+type memStore struct {
+	mu   sync.Mutex
+	list []persist.Manifest
+	data map[uint64][]byte
+}
+
+func (m *memStore) Save(_ context.Context, man persist.Manifest, state []byte) (persist.Manifest, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		m.data = map[uint64][]byte{}
+	}
+	man.Size = int64(len(state))
+	m.list = append(m.list, man)
+	m.data[man.Revision] = append([]byte(nil), state...)
+	return man, nil
+}
+func (m *memStore) Latest(ctx context.Context, app string) (persist.Manifest, []byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.list) == 0 {
+		return persist.Manifest{}, nil, persist.ErrNotFound
+	}
+	man := m.list[len(m.list)-1]
+	return man, m.data[man.Revision], nil
+}
+func (m *memStore) Load(ctx context.Context, app string, rev uint64) (persist.Manifest, []byte, error) {
+	return persist.Manifest{}, nil, persist.ErrNotFound
+}
+func (m *memStore) List(ctx context.Context, app string) ([]persist.Manifest, error) { return m.list, nil }
+func (m *memStore) Clear(ctx context.Context, app string) error                    { return nil }
+
+func newTestApp(t *testing.T, s *memSink, store persist.Store, sync bool) *App {
+	t.Helper()
+	return New(Config{
+		Name: "t", Hash: "h1", SyncAck: sync, Store: store,
+		NewEngine: func() (Engine, error) { return &countEngine{}, nil },
+		Sinks: []SinkSpec{{ID: "Out/0", Stream: "Out", Open: func() (sink.Sink, error) { return s, nil }}},
+	})
+}
+
+func row(v int64) [][]event.Value { return [][]event.Value{{event.LongValue(v)}} }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAloneIngestPublishes(t *testing.T) {
+	ctx := context.Background()
+	s := &memSink{}
+	a := newTestApp(t, s, &memStore{}, true)
+	if err := a.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	for i := int64(1); i <= 5; i++ {
+		if err := a.Ingest(ctx, "In", row(i*10), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Ingest(ctx, "Nope", row(1), ""); err == nil {
+		t.Fatal("ingest into an unknown stream succeeded")
+	}
+	waitFor(t, "5 outputs", func() bool { return len(s.snapshot()) == 5 })
+	for i, o := range s.snapshot() {
+		if want := fmt.Sprintf("t/Out/0/%d", i+1); o.ID != want || o.Event.Data[1].Int() != int64(i+1) {
+			t.Fatalf("output %d = %s %v, want id %s count %d", i, o.ID, o.Event.Data, want, i+1)
+		}
+	}
+	// A retried batch with the same key is not processed twice.
+	if err := a.Ingest(ctx, "In", row(99), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Ingest(ctx, "In", row(99), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "6 outputs", func() bool { return len(s.snapshot()) == 6 })
+	time.Sleep(20 * time.Millisecond)
+	if n := len(s.snapshot()); n != 6 {
+		t.Fatalf("retried key produced %d outputs, want 6", n)
+	}
+}
+
+// TestFailoverReplay drives an active and a passive by hand: the passive gets a
+// snapshot, the entries and a checkpoint, then is promoted and must publish
+// exactly the outputs the active had not yet published.
+func TestFailoverReplay(t *testing.T) {
+	ctx := context.Background()
+	s1, s2 := &memSink{}, &memSink{}
+	store1, store2 := &memStore{}, &memStore{}
+	active := newTestApp(t, s1, store1, true)
+	passive := newTestApp(t, s2, store2, true)
+	active.cfg.OnCheckpoint = func(m persist.Manifest, st []byte) {
+		if _, err := passive.StoreCheckpoint(ctx, m, st); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := active.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer active.Stop()
+
+	lsn, st, err := active.AttachPeer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := passive.InstallSnapshot(lsn, st); err != nil {
+		t.Fatal(err)
+	}
+	// Ship entries and acks as a replication link would.
+	var shipped uint64 = lsn
+	ship := func() {
+		es := active.EntriesFrom(shipped+1, 0)
+		if len(es) == 0 {
+			return
+		}
+		held, err := passive.AppendReplicated(es)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		shipped = held
+		active.PeerAck(held)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				ship()
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	for i := int64(1); i <= 20; i++ {
+		if err := active.Ingest(ctx, "In", row(i), fmt.Sprint("k", i)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 10 {
+			if _, err := active.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	waitFor(t, "20 outputs on the active", func() bool { return len(s1.snapshot()) == 20 })
+	// The active reported publishing only up to 15 before it "died".
+	passive.SetPublished(map[string]uint64{"Out/0": 15})
+	active.Stop()
+
+	if err := passive.Promote(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	defer passive.Stop()
+	waitFor(t, "5 outputs on the new active", func() bool { return len(s2.snapshot()) == 5 })
+	for i, o := range s2.snapshot() {
+		if o.Ordinal != uint64(16+i) || o.Event.Data[1].Int() != int64(16+i) || o.Epoch != 2 {
+			t.Fatalf("replayed output %d = ordinal %d data %v epoch %d", i, o.Ordinal, o.Event.Data, o.Epoch)
+		}
+		if o.ID != s1.snapshot()[15+i].ID {
+			t.Fatalf("output id %s differs from the old active's %s", o.ID, s1.snapshot()[15+i].ID)
+		}
+	}
+	// A sender retrying batch k20 after the failover is not processed again.
+	if err := passive.Ingest(ctx, "In", row(20), "k20"); err != nil {
+		t.Fatal(err)
+	}
+	if err := passive.Ingest(ctx, "In", row(21), "k21"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "6 outputs", func() bool { return len(s2.snapshot()) == 6 })
+	if got := s2.snapshot()[5].Event.Data[1].Int(); got != 21 {
+		t.Fatalf("count after retry = %d, want 21", got)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	in := appState{LSN: 42, LastTs: 1234, Ordinals: map[string]uint64{"O/0": 7}, Keys: []string{"a", "b"},
+		KeyLSNs: []uint64{3, 9}, Engine: []byte{1, 2, 3}}
+	out, err := unmarshalState(in.marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.LSN != 42 || out.LastTs != 1234 || out.Ordinals["O/0"] != 7 || len(out.Keys) != 2 ||
+		out.KeyLSNs[1] != 9 || string(out.Engine) != "\x01\x02\x03" {
+		t.Fatalf("round trip = %+v", out)
+	}
+	b := in.marshal()
+	for i := 0; i < len(b); i++ {
+		if _, err := unmarshalState(b[:i]); err == nil {
+			t.Fatalf("truncated state (%d of %d bytes) accepted", i, len(b))
+		}
+	}
+}
+
+func FuzzUnmarshalState(f *testing.F) {
+	f.Add((&appState{LSN: 1, Ordinals: map[string]uint64{"x": 1}, Keys: []string{"k"}, KeyLSNs: []uint64{1}}).marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := unmarshalState(b)
+		if err == nil && len(s.Keys) != len(s.KeyLSNs) {
+			t.Fatal("keys and their LSNs differ in length")
+		}
+	})
+}

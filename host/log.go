@@ -1,0 +1,128 @@
+package host
+
+import (
+	"fmt"
+)
+
+// EntryKind tells input events from timer ticks.
+type EntryKind uint8
+
+const (
+	EventEntry EntryKind = 1
+	TickEntry  EntryKind = 2
+)
+
+// Entry is one record of an app's input log. Payload holds the event's values
+// as encoded by event.AppendValues; ticks have none.
+type Entry struct {
+	LSN       uint64
+	Kind      EntryKind
+	Stream    string
+	Timestamp int64
+	Key       string
+	Payload   []byte
+}
+
+// memLog holds the entries after base, contiguous. It is not safe for
+// concurrent use: App guards it with its mutex.
+type memLog struct {
+	base    uint64 // LSN of the entry just before entries[0]
+	entries []Entry
+}
+
+func (l *memLog) last() uint64 { return l.base + uint64(len(l.entries)) }
+
+func (l *memLog) append(e Entry) error {
+	if e.LSN != l.last()+1 {
+		return fmt.Errorf("log gap: have up to LSN %d, got %d", l.last(), e.LSN)
+	}
+	l.entries = append(l.entries, e)
+	return nil
+}
+
+// from returns up to max entries starting at lsn. The slice aliases the log;
+// callers must not keep it across a trim.
+func (l *memLog) from(lsn uint64, max int) []Entry {
+	if lsn <= l.base {
+		lsn = l.base + 1
+	}
+	i := lsn - l.base - 1
+	if i >= uint64(len(l.entries)) {
+		return nil
+	}
+	end := uint64(len(l.entries))
+	if max > 0 && end-i > uint64(max) {
+		end = i + uint64(max)
+	}
+	return l.entries[i:end:end]
+}
+
+// trim drops entries at or below lsn.
+func (l *memLog) trim(lsn uint64) {
+	if lsn <= l.base {
+		return
+	}
+	if lsn >= l.last() {
+		l.base = lsn
+		l.entries = l.entries[:0]
+		return
+	}
+	n := lsn - l.base
+	// Copy down so the backing array does not grow without bound.
+	rest := copy(l.entries, l.entries[n:])
+	clear(l.entries[rest:])
+	l.entries = l.entries[:rest]
+	l.base = lsn
+}
+
+// reset empties the log so that the next entry is base+1.
+func (l *memLog) reset(base uint64) {
+	clear(l.entries)
+	l.entries = l.entries[:0]
+	l.base = base
+}
+
+// keyRing remembers the idempotency keys of the newest logged batches, with the
+// LSN each was logged at, so a sender's retry after a failover is dropped.
+type keyRing struct {
+	max  int
+	lsn  map[string]uint64
+	fifo []string
+	head int
+}
+
+func newKeyRing(max int) *keyRing {
+	return &keyRing{max: max, lsn: make(map[string]uint64)}
+}
+
+func (k *keyRing) has(key string) bool {
+	_, ok := k.lsn[key]
+	return ok
+}
+
+func (k *keyRing) add(key string, lsn uint64) {
+	if _, ok := k.lsn[key]; ok {
+		return
+	}
+	k.lsn[key] = lsn
+	if len(k.fifo) < k.max {
+		k.fifo = append(k.fifo, key)
+		return
+	}
+	delete(k.lsn, k.fifo[k.head])
+	k.fifo[k.head] = key
+	k.head = (k.head + 1) % k.max
+}
+
+// upTo returns the keys logged at or below lsn, oldest first.
+func (k *keyRing) upTo(lsn uint64) (keys []string, lsns []uint64) {
+	n := len(k.fifo)
+	for i := 0; i < n; i++ {
+		key := k.fifo[(k.head+i)%n]
+		if l := k.lsn[key]; l <= lsn {
+			keys = append(keys, key)
+			lsns = append(lsns, l)
+		}
+	}
+	return keys, lsns
+}

@@ -1,0 +1,169 @@
+package host
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-stream/tandem/io/sink"
+)
+
+// Gate holds publishing back while a node is not sure it still holds the lease.
+// The zero Gate is closed; Open lets publishers through.
+type Gate struct {
+	mu   sync.Mutex
+	open bool
+	ch   chan struct{} // closed when the gate opens
+}
+
+// NewGate returns a gate in the given state.
+func NewGate(open bool) *Gate {
+	g := &Gate{ch: make(chan struct{})}
+	g.Set(open)
+	return g
+}
+
+// Set opens or closes the gate.
+func (g *Gate) Set(open bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+	}
+	if open && !g.open {
+		close(g.ch)
+	}
+	if !open && g.open {
+		g.ch = make(chan struct{})
+	}
+	g.open = open
+}
+
+// IsOpen reports the gate's state.
+func (g *Gate) IsOpen() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
+}
+
+// Wait blocks until the gate is open or ctx is done.
+func (g *Gate) Wait(ctx context.Context) error {
+	g.mu.Lock()
+	if g.ch == nil {
+		g.ch = make(chan struct{})
+	}
+	ch, open := g.ch, g.open
+	g.mu.Unlock()
+	if open {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// publisher delivers one sink's outputs in order, retrying a failed batch until
+// it goes through, and records the highest ordinal delivered.
+type publisher struct {
+	id        string
+	sink      sink.Sink
+	gate      *Gate
+	log       *slog.Logger
+	maxQueue  int
+	published atomic.Uint64
+
+	mu      sync.Mutex
+	queue   []sink.Output
+	wake    chan struct{} // signalled when outputs are queued
+	drained chan struct{} // signalled when the queue shrinks
+}
+
+func newPublisher(id string, s sink.Sink, gate *Gate, log *slog.Logger, maxQueue int, published uint64) *publisher {
+	p := &publisher{id: id, sink: s, gate: gate, log: log, maxQueue: maxQueue,
+		wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+	p.published.Store(published)
+	return p
+}
+
+// enqueue adds outputs, blocking while the queue is full (back-pressure that
+// reaches the sources through the apply loop) until ctx is done.
+func (p *publisher) enqueue(ctx context.Context, outs []sink.Output) error {
+	for {
+		p.mu.Lock()
+		if len(p.queue) < p.maxQueue {
+			p.queue = append(p.queue, outs...)
+			p.mu.Unlock()
+			signal(p.wake)
+			return nil
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *publisher) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+const maxPublishBatch = 256
+
+func (p *publisher) run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	for {
+		p.mu.Lock()
+		n := min(len(p.queue), maxPublishBatch)
+		batch := p.queue[:n:n]
+		p.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-p.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err := p.gate.Wait(ctx); err != nil {
+			return
+		}
+		if err := p.sink.Publish(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Warn("sink publish failed; will retry", "sink", p.id, "outputs", n, "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		p.published.Store(batch[n-1].Ordinal)
+		p.mu.Lock()
+		rest := copy(p.queue, p.queue[n:])
+		clear(p.queue[rest:])
+		p.queue = p.queue[:rest]
+		p.mu.Unlock()
+		signal(p.drained)
+	}
+}
+
+// signal does a non-blocking send on a 1-buffered channel.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
