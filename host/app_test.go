@@ -98,15 +98,17 @@ func (m *memStore) Latest(ctx context.Context, app string) (persist.Manifest, []
 func (m *memStore) Load(ctx context.Context, app string, rev uint64) (persist.Manifest, []byte, error) {
 	return persist.Manifest{}, nil, persist.ErrNotFound
 }
-func (m *memStore) List(ctx context.Context, app string) ([]persist.Manifest, error) { return m.list, nil }
-func (m *memStore) Clear(ctx context.Context, app string) error                    { return nil }
+func (m *memStore) List(ctx context.Context, app string) ([]persist.Manifest, error) {
+	return m.list, nil
+}
+func (m *memStore) Clear(ctx context.Context, app string) error { return nil }
 
 func newTestApp(t *testing.T, s *memSink, store persist.Store, sync bool) *App {
 	t.Helper()
 	return New(Config{
 		Name: "t", Hash: "h1", SyncAck: sync, Store: store,
 		NewEngine: func() (Engine, error) { return &countEngine{}, nil },
-		Sinks: []SinkSpec{{ID: "Out/0", Stream: "Out", Open: func() (sink.Sink, error) { return s, nil }}},
+		Sinks:     []SinkSpec{{ID: "Out/0", Stream: "Out", Open: func() (sink.Sink, error) { return s, nil }}},
 	})
 }
 
