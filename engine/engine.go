@@ -1,0 +1,210 @@
+// Package engine plans and runs one Siddhi app: it turns the syntax tree into
+// a graph of streams and queries (filters, windows, selectors with
+// aggregation) and runs events through it synchronously.
+//
+// The engine is deterministic. Time-based operators read time only from the
+// app clock, which moves with event timestamps (Send) and timer ticks
+// (Advance), never from the wall clock, so the same inputs and ticks give the
+// same outputs in the same order. That is what lets a passive node replay the
+// active's log and arrive at the same state.
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/lang/ast"
+)
+
+// Runtime runs one app. It is not safe for concurrent use: the caller
+// serialises every call, and callbacks must not call back into the Runtime.
+type Runtime struct {
+	app     *ast.App
+	name    string
+	streams []*stream // defined streams in order, then inferred ones
+	byName  map[string]*stream
+	ndef    int // number of defined streams
+	queries []*query
+	byQuery map[string]*query
+	shape   uint64 // fingerprint of the plan, checked by Restore
+
+	clock  int64
+	logger *slog.Logger
+	one    [1]event.Event // the chunk Send builds for one input event
+}
+
+// stream is a stream junction: the queries that read it and the callbacks
+// registered on it, in subscription order (queries first, as in Siddhi,
+// where callbacks are added after the app is created).
+type stream struct {
+	schema    *event.Schema
+	id        int
+	defined   bool
+	queries   []*query
+	callbacks []func([]event.Event)
+}
+
+// New plans app. Errors are an ast.ErrorList with one positioned message per
+// problem found.
+func New(app *ast.App) (*Runtime, error) {
+	if app == nil {
+		return nil, fmt.Errorf("engine: nil app")
+	}
+	r, err := plan(app)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SetLogger sets where runtime errors are logged; nil discards them.
+func (r *Runtime) SetLogger(l *slog.Logger) { r.logger = l }
+
+// Name returns the app's @app:name, or "".
+func (r *Runtime) Name() string { return r.name }
+
+// Schema returns the schema of a defined or inferred stream.
+func (r *Runtime) Schema(name string) (*event.Schema, bool) {
+	s, ok := r.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return s.schema, true
+}
+
+// Streams returns the defined streams in definition order, then the streams
+// inferred from query outputs in the order the queries appear.
+func (r *Runtime) Streams() []*event.Schema {
+	out := make([]*event.Schema, len(r.streams))
+	for i, s := range r.streams {
+		out[i] = s.schema
+	}
+	return out
+}
+
+// InputID returns the handle Send takes for a defined stream.
+func (r *Runtime) InputID(name string) (int, bool) {
+	s, ok := r.byName[name]
+	if !ok || !s.defined {
+		return 0, false
+	}
+	return s.id, true
+}
+
+// OnOutput registers fn to receive every chunk of events published on the
+// stream (defined or inferred). It is called synchronously inside Send and
+// Advance; the events and their Data are only valid during the call. Events
+// inserted by queries always arrive as current events, as in Siddhi.
+func (r *Runtime) OnOutput(name string, fn func(events []event.Event)) {
+	if s, ok := r.byName[name]; ok && fn != nil {
+		s.callbacks = append(s.callbacks, fn)
+	}
+}
+
+// OnQuery registers fn as a query callback for the query named with
+// @info(name=...): each output chunk, split into current and expired events.
+// Empty halves are nil. The events are only valid during the call.
+func (r *Runtime) OnQuery(name string, fn func(in, removed []event.Event)) {
+	if q, ok := r.byQuery[name]; ok && fn != nil {
+		q.callbacks = append(q.callbacks, fn)
+	}
+}
+
+// Now returns the app clock in milliseconds.
+func (r *Runtime) Now() int64 { return r.clock }
+
+// Send processes one event on the stream with the given input id. The clock
+// first advances to max(clock, ts), firing the timers due by then, and then
+// the event runs through every query reading the stream. data is borrowed.
+func (r *Runtime) Send(id int, ts int64, data []event.Value) {
+	if id < 0 || id >= r.ndef {
+		r.logError("send to unknown input", fmt.Errorf("engine: no input stream with id %d", id))
+		return
+	}
+	s := r.streams[id]
+	if len(data) != len(s.schema.Attrs) {
+		r.logError("send", fmt.Errorf("engine: stream %s has %d attributes, event has %d",
+			s.schema.Name, len(s.schema.Attrs), len(data)))
+		return
+	}
+	r.Advance(ts)
+	r.one[0] = event.Event{Timestamp: ts, Data: data}
+	r.publishSafe(s, r.one[:])
+	r.one[0].Data = nil
+}
+
+// publishSafe publishes a chunk, turning a panic in an operator into a logged
+// error so that one bad event cannot stop the app.
+func (r *Runtime) publishSafe(s *stream, chunk []event.Event) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.logError("processing event", fmt.Errorf("engine: stream %s: %v", s.schema.Name, p))
+		}
+	}()
+	r.publish(s, chunk)
+}
+
+func (r *Runtime) publish(s *stream, chunk []event.Event) {
+	for _, q := range s.queries {
+		q.process(chunk)
+	}
+	for _, cb := range s.callbacks {
+		cb(chunk)
+	}
+}
+
+// Advance is a timer tick: the clock moves to max(clock, now) and every timer
+// due by then fires, in deadline order, each at its own deadline.
+func (r *Runtime) Advance(now int64) {
+	for {
+		var due *query
+		var at int64
+		for _, q := range r.queries {
+			if d, ok := q.deadline(); ok && d <= now && (due == nil || d < at) {
+				due, at = q, d
+			}
+		}
+		if due == nil {
+			break
+		}
+		if at > r.clock {
+			r.clock = at
+		}
+		r.fireSafe(due)
+	}
+	if now > r.clock {
+		r.clock = now
+	}
+}
+
+func (r *Runtime) fireSafe(q *query) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.logError("timer", fmt.Errorf("engine: query %s: %v", q.label(), p))
+			// A window that panicked may not have made progress: drop its
+			// contents rather than fire it forever.
+			q.resetWindow()
+		}
+	}()
+	q.fire(r.clock)
+}
+
+// NextDeadline returns the earliest clock time at which Advance would emit
+// something.
+func (r *Runtime) NextDeadline() (int64, bool) {
+	var at int64
+	found := false
+	for _, q := range r.queries {
+		if d, ok := q.deadline(); ok && (!found || d < at) {
+			at, found = d, true
+		}
+	}
+	return at, found
+}
+
+func (r *Runtime) logError(msg string, err error) {
+	if r.logger != nil {
+		r.logger.Error(msg, "app", r.name, "err", err)
+	}
+}

@@ -1,0 +1,595 @@
+package engine
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/lang/ast"
+)
+
+// planner turns an app's syntax tree into a Runtime, collecting every error
+// it finds instead of stopping at the first.
+type planner struct {
+	file string
+	errs ast.ErrorList
+	r    *Runtime
+	// shape accumulates a description of the plan's stateful parts; its hash
+	// lets Restore reject a snapshot taken from a different app.
+	shape strings.Builder
+}
+
+func (p *planner) errorf(pos ast.Pos, format string, args ...any) {
+	p.errs.Add(p.file, pos, fmt.Sprintf(format, args...))
+}
+
+func plan(app *ast.App) (*Runtime, error) {
+	p := &planner{file: app.File}
+	r := &Runtime{
+		app:     app,
+		name:    app.Name(),
+		byName:  make(map[string]*stream),
+		byQuery: make(map[string]*query),
+	}
+	p.r = r
+	for _, d := range app.Streams {
+		p.defineStream(d)
+	}
+	r.ndef = len(r.streams)
+	for _, q := range app.Queries {
+		p.planQuery(q)
+	}
+	if len(p.errs) == 0 {
+		p.checkCycles()
+	}
+	if err := p.errs.Err(); err != nil {
+		return nil, err
+	}
+	h := fnv.New64a()
+	h.Write([]byte(p.shape.String()))
+	r.shape = h.Sum64()
+	return r, nil
+}
+
+func (p *planner) defineStream(d *ast.StreamDef) {
+	if d == nil {
+		return
+	}
+	if _, dup := p.r.byName[d.Name]; dup {
+		p.errorf(d.Pos, "stream %s is already defined", d.Name)
+		return
+	}
+	if d.Name == "" {
+		p.errorf(d.Pos, "stream definition without a name")
+		return
+	}
+	sch := &event.Schema{Name: d.Name}
+	seen := make(map[string]bool)
+	for _, a := range d.Attrs {
+		if a == nil {
+			continue
+		}
+		if seen[a.Name] {
+			p.errorf(a.Pos, "attribute %s is defined twice in stream %s", a.Name, d.Name)
+			continue
+		}
+		seen[a.Name] = true
+		if a.Type == event.Null || a.Type > event.Object {
+			p.errorf(a.Pos, "attribute %s of stream %s has no valid type", a.Name, d.Name)
+			continue
+		}
+		sch.Attrs = append(sch.Attrs, event.Attribute{Name: a.Name, Type: a.Type})
+	}
+	s := &stream{schema: sch, id: len(p.r.streams), defined: true}
+	p.r.streams = append(p.r.streams, s)
+	p.r.byName[d.Name] = s
+}
+
+// scope is what names in an expression can refer to.
+type scope struct {
+	in      *event.Schema
+	names   []string       // stream name and alias the input can be qualified with
+	out     *event.Schema  // output attributes (having only)
+	aggs    *[]*aggregator // where aggregate calls are collected; nil: not allowed
+	sliding bool           // the query has a sliding window (min/max track removals)
+	context string         // for messages: "filter", "select", ...
+}
+
+func (p *planner) planQuery(aq *ast.Query) {
+	if aq == nil {
+		return
+	}
+	r := p.r
+	q := &query{rt: r, name: aq.Name(), index: len(r.queries), pos: aq.Pos}
+	if q.name != "" {
+		if _, dup := r.byQuery[q.name]; dup {
+			p.errorf(aq.Pos, "query %s is defined twice", q.name)
+		}
+	}
+	in, ok := aq.Input.(*ast.StreamInput)
+	if !ok || in == nil {
+		p.errorf(aq.Pos, "only queries over a single stream are supported")
+		return
+	}
+	src, ok := r.byName[in.Stream]
+	if !ok {
+		p.errorf(in.Pos, "stream %s is not defined", in.Stream)
+		return
+	}
+	sc := &scope{in: src.schema, names: []string{in.Stream}}
+	if in.Alias != "" {
+		sc.names = append(sc.names, in.Alias)
+	}
+	fmt.Fprintf(&p.shape, "q%d(", q.index)
+	failed := len(p.errs)
+	for _, h := range in.Handlers {
+		if h == nil {
+			continue
+		}
+		switch h.Kind {
+		case ast.FilterHandler:
+			sc.context = "filter"
+			c := p.compile(h.Filter, sc)
+			if c == nil {
+				continue
+			}
+			if c.typ != event.Bool {
+				p.errorf(h.Filter.Position(), "filter condition must be bool, found %s", c.typ)
+				continue
+			}
+			f := &filter{cond: c.cond}
+			if q.win == nil {
+				q.pre = append(q.pre, f)
+			} else {
+				q.post = append(q.post, f)
+			}
+		case ast.WindowHandler:
+			if q.win != nil {
+				p.errorf(h.Pos, "a query can have only one window")
+				continue
+			}
+			q.win = p.planWindow(h, src.schema)
+			if q.win == nil {
+				continue
+			}
+			sc.sliding = true
+		case ast.FunctionHandler:
+			name := h.Name
+			if h.Namespace != "" {
+				name = h.Namespace + ":" + h.Name
+			}
+			p.errorf(h.Pos, "unknown stream function %s", name)
+		}
+	}
+	sel := p.planSelector(aq, sc)
+	if sel == nil || len(p.errs) > failed {
+		return
+	}
+	q.sel = sel
+	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
+
+	// Output.
+	if aq.Output == nil || aq.Output.Stream == "" {
+		p.errorf(aq.Pos, "query has no output stream")
+		return
+	}
+	outSchema := &event.Schema{Name: aq.Output.Stream}
+	outSchema.Attrs = append(outSchema.Attrs, selItems(aq, sc, sel)...)
+	switch aq.Output.Events {
+	case ast.CurrentEvents:
+		sel.currentOn = true
+	case ast.ExpiredEvents:
+		sel.expiredOn = true
+	default:
+		sel.currentOn, sel.expiredOn = true, true
+	}
+	if t, ok := r.byName[aq.Output.Stream]; ok {
+		if !sameTypes(t.schema, outSchema) {
+			p.errorf(aq.Output.Pos, "query output (%s) does not match stream %s (%s)",
+				describe(outSchema), t.schema.Name, describe(t.schema))
+			return
+		}
+		q.target = t
+	} else {
+		t := &stream{schema: outSchema, id: len(r.streams)}
+		r.streams = append(r.streams, t)
+		r.byName[outSchema.Name] = t
+		q.target = t
+	}
+	src.queries = append(src.queries, q)
+	r.queries = append(r.queries, q)
+	if q.name != "" {
+		r.byQuery[q.name] = q
+	}
+}
+
+// selItems returns the output attributes of a planned selector.
+func selItems(aq *ast.Query, sc *scope, sel *selector) []event.Attribute {
+	if aq.Select == nil || aq.Select.Star {
+		return sc.in.Attrs
+	}
+	attrs := make([]event.Attribute, len(sel.items))
+	for i, it := range aq.Select.Items {
+		attrs[i] = event.Attribute{Name: it.Name, Type: sel.items[i].typ}
+	}
+	return attrs
+}
+
+func sameTypes(a, b *event.Schema) bool {
+	if len(a.Attrs) != len(b.Attrs) {
+		return false
+	}
+	for i := range a.Attrs {
+		if a.Attrs[i].Type != b.Attrs[i].Type {
+			return false
+		}
+	}
+	return true
+}
+
+func describe(s *event.Schema) string {
+	var b strings.Builder
+	for i, a := range s.Attrs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Name + " " + a.Type.String())
+	}
+	return b.String()
+}
+
+func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
+	sel := &selector{}
+	aggs := []*aggregator{}
+	sc.aggs = &aggs
+	sc.context = "select"
+	if aq.Select == nil || aq.Select.Star {
+		for i, a := range sc.in.Attrs {
+			sel.items = append(sel.items, varExpr(spaceIn, i, a.Type))
+		}
+		if aq.Select != nil && len(aq.Select.Items) > 0 {
+			p.errorf(aq.Select.Pos, "select * cannot be combined with other attributes")
+		}
+	} else {
+		seen := make(map[string]bool)
+		for _, it := range aq.Select.Items {
+			if it == nil {
+				continue
+			}
+			c := p.compile(it.Expr, sc)
+			if c == nil {
+				continue
+			}
+			if it.Name == "" {
+				p.errorf(it.Pos, "select expression needs a name: add 'as <name>'")
+				continue
+			}
+			if seen[it.Name] {
+				p.errorf(it.Pos, "attribute %s is selected twice", it.Name)
+				continue
+			}
+			if c.typ == event.Null {
+				p.errorf(it.Pos, "cannot select a null literal as %s: its type is unknown", it.Name)
+				continue
+			}
+			seen[it.Name] = true
+			sel.items = append(sel.items, c)
+		}
+	}
+	sel.width = len(sel.items)
+	var outSchema *event.Schema
+	if aq.Select != nil {
+		sc.aggs = nil
+		sc.context = "group by"
+		for _, v := range aq.Select.GroupBy {
+			if v == nil {
+				continue
+			}
+			if c := p.compile(v, sc); c != nil {
+				sel.groupBy = append(sel.groupBy, c)
+			}
+		}
+		if aq.Select.Having != nil {
+			outSchema = &event.Schema{}
+			if !aq.Select.Star {
+				for i, it := range aq.Select.Items {
+					if i < len(sel.items) && it != nil {
+						outSchema.Attrs = append(outSchema.Attrs, event.Attribute{Name: it.Name, Type: sel.items[i].typ})
+					}
+				}
+			}
+			sc.out = outSchema
+			sc.aggs = &aggs
+			sc.context = "having"
+			if c := p.compile(aq.Select.Having, sc); c != nil {
+				if c.typ != event.Bool {
+					p.errorf(aq.Select.Having.Position(), "having condition must be bool, found %s", c.typ)
+				} else {
+					sel.having = c.cond
+				}
+			}
+			sc.out = nil
+		}
+	}
+	sel.aggs = aggs
+	sel.aggv = make([]event.Value, len(aggs))
+	if len(sel.groupBy) > 0 {
+		sel.groups = make(map[string]*group)
+	}
+	if len(aggs) > 0 {
+		sel.single = sel.newGroup()
+	}
+	return sel
+}
+
+// planWindow checks a window handler's arguments and builds the window.
+func (p *planner) planWindow(h *ast.Handler, in *event.Schema) window {
+	name := strings.ToLower(h.Name)
+	if h.Namespace != "" {
+		p.errorf(h.Pos, "unknown window %s:%s", h.Namespace, h.Name)
+		return nil
+	}
+	switch name {
+	case "length":
+		n, ok := p.constArg(h, "length", event.Int)
+		if !ok {
+			return nil
+		}
+		if n <= 0 {
+			p.errorf(h.Pos, "window.length needs a positive length, found %d", n)
+			return nil
+		}
+		fmt.Fprintf(&p.shape, "length%d,", n)
+		return newLengthWindow(int(n), in)
+	case "time":
+		n, ok := p.constArg(h, "time", event.Long)
+		if !ok {
+			return nil
+		}
+		if n <= 0 {
+			p.errorf(h.Pos, "window.time needs a positive duration, found %d", n)
+			return nil
+		}
+		fmt.Fprintf(&p.shape, "time%d,", n)
+		return newTimeWindow(n, in)
+	}
+	p.errorf(h.Pos, "unknown window %s", h.Name)
+	return nil
+}
+
+// constArg checks that a window has exactly one constant integer argument;
+// want Int accepts only int, want Long accepts int and long (and time
+// constants).
+func (p *planner) constArg(h *ast.Handler, name string, want event.Type) (int64, bool) {
+	if len(h.Args) != 1 {
+		p.errorf(h.Pos, "window.%s takes one argument, found %d", name, len(h.Args))
+		return 0, false
+	}
+	c, ok := h.Args[0].(*ast.Constant)
+	if !ok || c == nil {
+		p.errorf(h.Args[0].Position(), "window.%s needs a constant argument", name)
+		return 0, false
+	}
+	t := c.Value.Type()
+	if t != event.Int && !(want == event.Long && t == event.Long) {
+		p.errorf(c.Pos, "window.%s needs an %s argument, found %s", name, want, t)
+		return 0, false
+	}
+	return c.Value.Int(), true
+}
+
+// compile type-checks and compiles an expression; it returns nil after
+// reporting an error.
+func (p *planner) compile(e ast.Expr, sc *scope) *expr {
+	switch e := e.(type) {
+	case nil:
+		return nil
+	case *ast.Constant:
+		return constExpr(e.Value)
+	case *ast.Variable:
+		return p.variable(e, sc)
+	case *ast.Unary:
+		x := p.compile(e.X, sc)
+		if x == nil {
+			return nil
+		}
+		switch e.Op {
+		case ast.OpNot:
+			if x.typ != event.Bool {
+				p.errorf(e.Pos, "not needs a bool operand, found %s", x.typ)
+				return nil
+			}
+			return notExpr(x)
+		case ast.OpNeg:
+			if !x.typ.IsNumeric() {
+				p.errorf(e.Pos, "cannot negate %s", x.typ)
+				return nil
+			}
+			return negate(x)
+		}
+		p.errorf(e.Pos, "unknown unary operator %s", e.Op)
+		return nil
+	case *ast.Binary:
+		return p.binary(e, sc)
+	case *ast.IsNull:
+		x := p.compile(e.X, sc)
+		if x == nil {
+			return nil
+		}
+		return isNullExpr(x)
+	case *ast.Call:
+		return p.call(e, sc)
+	}
+	p.errorf(e.Position(), "unsupported expression")
+	return nil
+}
+
+func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
+	if v.Stream != "" {
+		known := false
+		for _, n := range sc.names {
+			if n == v.Stream {
+				known = true
+			}
+		}
+		if !known {
+			p.errorf(v.Pos, "unknown stream %s in %s.%s", v.Stream, v.Stream, v.Name)
+			return nil
+		}
+	} else if sc.out != nil {
+		// In having, output attributes come first.
+		if i := sc.out.Index(v.Name); i >= 0 {
+			return varExpr(spaceOut, i, sc.out.Attrs[i].Type)
+		}
+	}
+	i := sc.in.Index(v.Name)
+	if i < 0 {
+		p.errorf(v.Pos, "stream %s has no attribute %s", sc.in.Name, v.Name)
+		return nil
+	}
+	return varExpr(spaceIn, i, sc.in.Attrs[i].Type)
+}
+
+func (p *planner) binary(e *ast.Binary, sc *scope) *expr {
+	x := p.compile(e.X, sc)
+	y := p.compile(e.Y, sc)
+	if x == nil || y == nil {
+		return nil
+	}
+	switch e.Op {
+	case ast.OpAnd, ast.OpOr:
+		if x.typ != event.Bool || y.typ != event.Bool {
+			p.errorf(e.Pos, "%s needs bool operands, found %s and %s", e.Op, x.typ, y.typ)
+			return nil
+		}
+		if e.Op == ast.OpAnd {
+			return andExpr(x, y)
+		}
+		return orExpr(x, y)
+	case ast.OpAdd, ast.OpSub, ast.OpMul, ast.OpDiv, ast.OpMod:
+		if !numericOrNull(x.typ) || !numericOrNull(y.typ) || x.typ == event.Null && y.typ == event.Null {
+			p.errorf(e.Pos, "arithmetic %s needs numeric operands, found %s and %s", e.Op, x.typ, y.typ)
+			return nil
+		}
+		t := promote(x.typ, y.typ)
+		op := map[ast.Op]arithOp{ast.OpAdd: opAdd, ast.OpSub: opSub, ast.OpMul: opMul, ast.OpDiv: opDiv, ast.OpMod: opMod}[e.Op]
+		return arith(op, t, x, y)
+	case ast.OpEq, ast.OpNe, ast.OpLt, ast.OpLe, ast.OpGt, ast.OpGe:
+		op := map[ast.Op]cmpOp{ast.OpEq: cmpEq, ast.OpNe: cmpNe, ast.OpLt: cmpLt, ast.OpLe: cmpLe, ast.OpGt: cmpGt, ast.OpGe: cmpGe}[e.Op]
+		switch {
+		case x.typ == event.Null || y.typ == event.Null:
+			// Every comparison with null is false.
+			return constExprBool(false)
+		case x.typ.IsNumeric() && y.typ.IsNumeric():
+			return compareNumeric(op, x, y)
+		case x.typ == event.String && y.typ == event.String:
+			return compareString(op, x, y)
+		case x.typ == y.typ && (x.typ == event.Bool || x.typ == event.Object) && (op == cmpEq || op == cmpNe):
+			return compareValues(op, x, y)
+		}
+		p.errorf(e.Pos, "cannot compare %s %s %s", x.typ, e.Op, y.typ)
+		return nil
+	}
+	p.errorf(e.Pos, "unknown operator %s", e.Op)
+	return nil
+}
+
+func numericOrNull(t event.Type) bool { return t.IsNumeric() || t == event.Null }
+
+func constExprBool(b bool) *expr {
+	e := constExpr(event.BoolValue(b))
+	e.isConst = false // not a literal the user wrote
+	return e
+}
+
+func (p *planner) call(c *ast.Call, sc *scope) *expr {
+	name := strings.ToLower(c.Name)
+	if c.Namespace == "" {
+		if kind, ok := aggNames[name]; ok {
+			return p.aggregate(c, kind, sc)
+		}
+	}
+	return p.function(c, sc)
+}
+
+func (p *planner) aggregate(c *ast.Call, kind aggKind, sc *scope) *expr {
+	if sc.aggs == nil {
+		p.errorf(c.Pos, "aggregate %s is not allowed in %s", c.Name, sc.context)
+		return nil
+	}
+	a := &aggregator{kind: kind}
+	argType := event.Null
+	switch {
+	case kind == aggCount && len(c.Args) == 0:
+	case len(c.Args) == 1:
+		// Aggregates cannot nest: compile the argument without aggregates.
+		saved := sc.aggs
+		sc.aggs = nil
+		a.arg = p.compile(c.Args[0], sc)
+		sc.aggs = saved
+		if a.arg == nil {
+			return nil
+		}
+		argType = a.arg.typ
+	default:
+		p.errorf(c.Pos, "%s takes one argument, found %d", c.Name, len(c.Args))
+		return nil
+	}
+	t, ok := aggResultType(kind, argType)
+	if !ok {
+		p.errorf(c.Pos, "%s does not support %s", c.Name, argType)
+		return nil
+	}
+	a.typ = t
+	a.track = sc.sliding
+	*sc.aggs = append(*sc.aggs, a)
+	return varExpr(spaceAgg, len(*sc.aggs)-1, t)
+}
+
+// function compiles a scalar function call.
+func (p *planner) function(c *ast.Call, sc *scope) *expr {
+	name := c.Name
+	if c.Namespace != "" {
+		name = c.Namespace + ":" + c.Name
+	}
+	p.errorf(c.Pos, "unknown function %s", name)
+	return nil
+}
+
+// checkCycles rejects apps whose queries feed their own input, which would
+// recurse without end.
+func (p *planner) checkCycles() {
+	const (
+		active = 1
+		done   = 2
+	)
+	state := make(map[*stream]int)
+	// visit returns the query whose output closes a cycle, if any.
+	var visit func(s *stream) *query
+	visit = func(s *stream) *query {
+		state[s] = active
+		for _, q := range s.queries {
+			switch state[q.target] {
+			case active:
+				return q
+			case 0:
+				if c := visit(q.target); c != nil {
+					return c
+				}
+			}
+		}
+		state[s] = done
+		return nil
+	}
+	for _, s := range p.r.streams {
+		if state[s] != 0 {
+			continue
+		}
+		if q := visit(s); q != nil {
+			p.errorf(q.pos, "query %s feeds its own input stream %s (directly or through other queries)",
+				q.label(), q.target.schema.Name)
+			return
+		}
+	}
+}
