@@ -1,0 +1,148 @@
+package node
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tandem-stream/tandem/host"
+)
+
+// Status is the answer of GET /api/v1/ha/status.
+type Status struct {
+	Node    string        `json:"node"`
+	Group   string        `json:"group"`
+	Role    string        `json:"role"`
+	Epoch   uint64        `json:"epoch"`
+	Fenced  bool          `json:"fenced"`
+	Leader  string        `json:"leader,omitempty"`
+	Peer    *PeerStatus   `json:"peer,omitempty"`
+	Members []MemberState `json:"members"`
+	Apps    []host.Status `json:"apps"`
+}
+
+// PeerStatus describes the connected passive, as the active sees it.
+type PeerStatus struct {
+	Node      string  `json:"node"`
+	LagEvents uint64  `json:"lag_events"`
+	RTTMillis float64 `json:"rtt_ms"`
+}
+
+// MemberState is a group member as the coordination store last reported it.
+type MemberState struct {
+	ID       string    `json:"id"`
+	API      string    `json:"api"`
+	Alive    bool      `json:"alive"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Status returns the node's current status.
+func (n *Node) Status() Status {
+	n.mu.Lock()
+	st := Status{Node: n.cfg.Node.ID, Group: n.cfg.Node.Group, Role: n.m.Role().String(), Epoch: n.m.Epoch(),
+		Fenced: n.m.Fenced(), Leader: n.m.Leader()}
+	for _, p := range n.peers {
+		st.Members = append(st.Members, MemberState{ID: p.ID, API: p.APIAddr, Alive: p.Alive, LastSeen: p.LastSeen})
+	}
+	r := n.repl
+	units := n.units
+	n.mu.Unlock()
+	for _, u := range units {
+		st.Apps = append(st.Apps, u.app.Status())
+	}
+	if r != nil {
+		if peer, acked, rtt := r.peerStatus(); peer != "" {
+			ps := &PeerStatus{Node: peer, RTTMillis: float64(rtt.Microseconds()) / 1000}
+			for _, a := range st.Apps {
+				if a.LastLSN > acked[a.Name] {
+					ps.LagEvents += a.LastLSN - acked[a.Name]
+				}
+			}
+			st.Peer = ps
+		}
+	}
+	return st
+}
+
+func (n *Node) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/ha/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Status())
+	})
+	mux.HandleFunc("GET /api/v1/ha/active", func(w http.ResponseWriter, r *http.Request) {
+		st := n.Status()
+		code := http.StatusOK
+		if st.Role != "active" || st.Fenced {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"node": st.Node, "role": st.Role, "epoch": st.Epoch})
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(statusCollector{n})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// statusCollector turns a status snapshot into metrics at scrape time, so the
+// hot paths keep no metric state of their own.
+type statusCollector struct{ n *Node }
+
+var (
+	descRole      = prometheus.NewDesc("tandem_node_active", "1 if this node is the active of its group.", nil, nil)
+	descEpoch     = prometheus.NewDesc("tandem_node_epoch", "Lease epoch this node knows.", nil, nil)
+	descFenced    = prometheus.NewDesc("tandem_node_fenced", "1 if the active stopped publishing because its lease may have run out.", nil, nil)
+	descPeer      = prometheus.NewDesc("tandem_replication_peer_connected", "1 if a passive is connected to this active.", nil, nil)
+	descPeerLag   = prometheus.NewDesc("tandem_replication_lag_events", "Entries logged by the active and not yet acknowledged by the passive.", nil, nil)
+	descLastLSN   = prometheus.NewDesc("tandem_app_last_lsn", "Highest LSN logged or held.", []string{"app"}, nil)
+	descApplied   = prometheus.NewDesc("tandem_app_applied_lsn", "Highest LSN applied by the engine.", []string{"app"}, nil)
+	descCkptLSN   = prometheus.NewDesc("tandem_app_checkpoint_lsn", "LSN of the newest checkpoint.", []string{"app"}, nil)
+	descPublished = prometheus.NewDesc("tandem_sink_published", "Highest output ordinal published by the sink.", []string{"app", "sink"}, nil)
+)
+
+func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRole, descEpoch, descFenced, descPeer, descPeerLag, descLastLSN, descApplied, descCkptLSN, descPublished} {
+		ch <- d
+	}
+}
+
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.n.Status()
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	ch <- prometheus.MustNewConstMetric(descRole, prometheus.GaugeValue, b(st.Role == "active"))
+	ch <- prometheus.MustNewConstMetric(descEpoch, prometheus.GaugeValue, float64(st.Epoch))
+	ch <- prometheus.MustNewConstMetric(descFenced, prometheus.GaugeValue, b(st.Fenced))
+	ch <- prometheus.MustNewConstMetric(descPeer, prometheus.GaugeValue, b(st.Peer != nil))
+	var lag uint64
+	if st.Peer != nil {
+		lag = st.Peer.LagEvents
+	}
+	ch <- prometheus.MustNewConstMetric(descPeerLag, prometheus.GaugeValue, float64(lag))
+	for _, a := range st.Apps {
+		ch <- prometheus.MustNewConstMetric(descLastLSN, prometheus.GaugeValue, float64(a.LastLSN), a.Name)
+		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(a.Applied), a.Name)
+		var ck uint64
+		if a.LastCheckpoint != nil {
+			ck = a.LastCheckpoint.LSN
+		}
+		ch <- prometheus.MustNewConstMetric(descCkptLSN, prometheus.GaugeValue, float64(ck), a.Name)
+		for s, p := range a.Published {
+			ch <- prometheus.MustNewConstMetric(descPublished, prometheus.GaugeValue, float64(p), a.Name, s)
+		}
+	}
+}

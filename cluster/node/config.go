@@ -1,0 +1,164 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a cluster node's configuration file (YAML). Relative paths are
+// resolved against the file's directory.
+type Config struct {
+	Node struct {
+		ID    string `yaml:"id"`
+		Group string `yaml:"group"`
+		// API is the listen address of the admin/status HTTP API.
+		API string `yaml:"api"`
+	} `yaml:"node"`
+	// DataDir holds this node's checkpoint store and, by default, the SQLite
+	// coordination database.
+	DataDir string `yaml:"dataDir"`
+	// Apps are the SiddhiQL files this node runs.
+	Apps         []string           `yaml:"apps"`
+	Coordination CoordinationConfig `yaml:"coordination"`
+	Replication  ReplicationConfig  `yaml:"replication"`
+	Checkpoint   CheckpointConfig   `yaml:"checkpoint"`
+	Sources      struct {
+		// HTTPListen replaces the host:port of every HTTP source's receiver.url.
+		HTTPListen string `yaml:"httpListen"`
+	} `yaml:"sources"`
+}
+
+// CoordinationConfig selects the coordination store and its timing.
+type CoordinationConfig struct {
+	Type      string        `yaml:"type"` // sqlite (default) or postgres
+	Path      string        `yaml:"path"` // sqlite: the database file both nodes share
+	DSN       string        `yaml:"dsn"`  // postgres: connection string
+	Table     string        `yaml:"tablePrefix"`
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	Lease     time.Duration `yaml:"lease"`
+}
+
+// ReplicationConfig configures the link between the active and the passive.
+type ReplicationConfig struct {
+	Listen    string `yaml:"listen"`
+	Advertise string `yaml:"advertise"`
+	Ack       string `yaml:"ack"` // sync (default) or async
+	Secret    string `yaml:"secret"`
+}
+
+// CheckpointConfig configures checkpoints.
+type CheckpointConfig struct {
+	Interval time.Duration `yaml:"interval"`
+	Keep     int           `yaml:"keep"`
+}
+
+// LoadConfig reads and validates a config file.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	c.resolve(dir)
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) resolve(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.DataDir = abs(c.DataDir)
+	c.Coordination.Path = abs(c.Coordination.Path)
+	for i := range c.Apps {
+		c.Apps[i] = abs(c.Apps[i])
+	}
+}
+
+// Validate fills in defaults and checks the config, naming the offending key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Node.ID == "" {
+		bad("node.id is required")
+	}
+	if c.Node.Group == "" {
+		c.Node.Group = "default"
+	}
+	if c.DataDir == "" {
+		bad("dataDir is required")
+	}
+	if len(c.Apps) == 0 {
+		bad("apps: at least one SiddhiQL file is required")
+	}
+	co := &c.Coordination
+	switch co.Type {
+	case "", "sqlite":
+		co.Type = "sqlite"
+		if co.Path == "" {
+			bad("coordination.path is required for sqlite (the database file both nodes share)")
+		}
+	case "postgres":
+		if co.DSN == "" {
+			bad("coordination.dsn is required for postgres")
+		}
+	default:
+		bad("coordination.type %q is not supported (sqlite or postgres)", co.Type)
+	}
+	if co.Heartbeat == 0 {
+		co.Heartbeat = 500 * time.Millisecond
+	}
+	if co.Lease == 0 {
+		co.Lease = 2 * time.Second
+	}
+	if co.Heartbeat <= 0 || co.Lease < 2*co.Heartbeat {
+		bad("coordination.lease (%v) must be at least twice coordination.heartbeat (%v)", co.Lease, co.Heartbeat)
+	}
+	r := &c.Replication
+	if r.Listen == "" {
+		bad("replication.listen is required")
+	} else if _, _, err := net.SplitHostPort(r.Listen); err != nil {
+		bad("replication.listen %q: %v", r.Listen, err)
+	}
+	if r.Advertise == "" {
+		r.Advertise = r.Listen
+	}
+	switch r.Ack {
+	case "":
+		r.Ack = "sync"
+	case "sync", "async":
+	default:
+		bad("replication.ack %q must be sync or async", r.Ack)
+	}
+	if c.Checkpoint.Interval == 0 {
+		c.Checkpoint.Interval = 30 * time.Second
+	}
+	if c.Checkpoint.Interval < 0 {
+		bad("checkpoint.interval must be positive")
+	}
+	if c.Checkpoint.Keep == 0 {
+		c.Checkpoint.Keep = 3
+	}
+	if c.Node.API == "" {
+		bad("node.api is required (the admin and status API listen address)")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,163 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandem-stream/tandem/cluster/repl"
+)
+
+// follower is the passive's side of replication: it connects to the active,
+// installs the snapshots it sends, queues its entries and stores its
+// checkpoints, acknowledging each as soon as it is held.
+type follower struct {
+	n      *Node
+	holder string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (n *Node) startFollowing(holder string, epoch uint64) {
+	n.stopFollowing()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &follower{n: n, holder: holder, cancel: cancel, done: make(chan struct{})}
+	n.mu.Lock()
+	n.follow = f
+	n.mu.Unlock()
+	go func() {
+		defer close(f.done)
+		f.run(ctx, epoch)
+	}()
+}
+
+func (n *Node) stopFollowing() {
+	n.mu.Lock()
+	f := n.follow
+	n.follow = nil
+	n.mu.Unlock()
+	if f != nil {
+		f.cancel()
+		<-f.done
+	}
+}
+
+func (f *follower) run(ctx context.Context, epoch uint64) {
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		addr := f.n.peerAddr(f.holder)
+		if addr == "" {
+			f.n.log.Debug("active's replication address not known yet", "active", f.holder)
+		} else if err := f.session(ctx, addr, epoch); err != nil && ctx.Err() == nil {
+			var rej *repl.RejectError
+			if errors.As(err, &rej) {
+				f.n.log.Error("the active refused this node as its passive", "active", f.holder, "reason", err)
+				backoff = 2 * time.Second
+			} else {
+				f.n.log.Warn("replication from the active interrupted", "active", f.holder, "err", err)
+			}
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff = min(backoff*2, 500*time.Millisecond)
+	}
+}
+
+func (f *follower) session(ctx context.Context, addr string, epoch uint64) error {
+	var pos []repl.AppPos
+	for _, u := range f.n.units {
+		pos = append(pos, repl.AppPos{App: u.plan.Name, AppHash: u.plan.Hash, LastLSN: u.app.LastLSN()})
+	}
+	dctx, cancel := context.WithTimeout(ctx, f.n.cfg.Coordination.Lease)
+	conn, welcome, err := repl.Dial(dctx, addr, f.n.replConfig(epoch), pos)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	f.n.log.Info("replicating from the active", "active", welcome.NodeID, "epoch", welcome.Epoch)
+	known := max(epoch, welcome.Epoch)
+	lease := f.n.cfg.Coordination.Lease
+	acks := map[string]uint64{}
+	for {
+		conn.SetReadDeadline(time.Now().Add(lease))
+		m, err := conn.Recv()
+		if err != nil {
+			return err
+		}
+		switch m := m.(type) {
+		case *repl.Snapshot:
+			app := f.n.app(m.App)
+			if app == nil {
+				continue
+			}
+			if err := app.InstallSnapshot(m.LSN, m.State); err != nil {
+				return err
+			}
+			acks[m.App] = m.LSN
+			f.n.log.Info("took the active's state", "app", m.App, "lsn", m.LSN, "bytes", len(m.State))
+		case *repl.Entries:
+			if m.Epoch < known {
+				conn.Send(&repl.Reject{Epoch: known, Code: repl.RejectEpoch, Reason: "stale epoch"})
+				conn.Flush()
+				return fmt.Errorf("entries from stale epoch %d (know %d)", m.Epoch, known)
+			}
+			app := f.n.app(m.App)
+			if app == nil {
+				continue
+			}
+			held, err := app.AppendReplicated(m.Entries)
+			if err != nil {
+				return err
+			}
+			if len(m.Published) > 0 {
+				pos := make(map[string]uint64, len(m.Published))
+				for _, p := range m.Published {
+					pos[p.Sink] = p.Position
+				}
+				app.SetPublished(pos)
+			}
+			acks[m.App] = held
+		case *repl.Checkpoint:
+			app := f.n.app(m.Manifest.App)
+			if app == nil {
+				continue
+			}
+			if err := m.Verify(); err != nil {
+				return err
+			}
+			saved, err := app.StoreCheckpoint(ctx, m.Manifest, m.State)
+			if err != nil {
+				return err
+			}
+			if err := conn.Send(&repl.CheckpointAck{Epoch: known, App: saved.App, Revision: saved.Revision, LSN: saved.LSN}); err != nil {
+				return err
+			}
+		case *repl.Ping:
+			if err := conn.Send(&repl.Pong{Epoch: m.Epoch, Nanos: m.Nanos}); err != nil {
+				return err
+			}
+		case *repl.Reject:
+			return fmt.Errorf("active ended replication: %s", m.Reason)
+		}
+		// Acknowledge once the frames already received are handled, so a busy
+		// stream gets one ack per burst rather than one per frame.
+		if conn.Buffered() == 0 {
+			for app, lsn := range acks {
+				if err := conn.Send(&repl.Ack{Epoch: known, App: app, LSN: lsn}); err != nil {
+					return err
+				}
+			}
+			clear(acks)
+			conn.SetWriteDeadline(time.Now().Add(lease))
+			if err := conn.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}

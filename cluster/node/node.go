@@ -1,0 +1,369 @@
+// Package node runs a Tandem cluster node: it drives the role Machine with the
+// coordination store's answers and carries out its actions (promote, follow,
+// fence, demote), replicates the active's logs to the passive, and serves the
+// admin and status API.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tandem-stream/tandem/cluster/coord"
+	"github.com/tandem-stream/tandem/cluster/repl"
+	"github.com/tandem-stream/tandem/deploy"
+	"github.com/tandem-stream/tandem/host"
+	"github.com/tandem-stream/tandem/io/sink"
+	"github.com/tandem-stream/tandem/io/source"
+	"github.com/tandem-stream/tandem/persist"
+)
+
+// Deps are the node's collaborators, built by the caller from the config.
+type Deps struct {
+	Coord  coord.Coordinator
+	Store  persist.Store
+	Plans  []*deploy.Plan
+	Logger *slog.Logger
+}
+
+// unit is one app on this node: its plan, its host.App for the current role,
+// and its sources while active.
+type unit struct {
+	plan    *deploy.Plan
+	app     *host.App
+	sources []source.Source
+}
+
+// Node is one member of a pair.
+type Node struct {
+	cfg   *Config
+	deps  Deps
+	log   *slog.Logger
+	gate  *host.Gate
+	start time.Time // origin of the monotonic offsets fed to the machine
+
+	mu      sync.Mutex // guards the fields below against the status API
+	m       *Machine
+	units   []*unit
+	peers   []coord.Member
+	leaseOK bool
+
+	repl   *replServer
+	follow *follower
+}
+
+// New returns a node; Run starts it.
+func New(cfg *Config, deps Deps) *Node {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, deps: deps, log: deps.Logger.With("node", cfg.Node.ID), gate: host.NewGate(false),
+		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease)}
+	for _, p := range deps.Plans {
+		n.units = append(n.units, &unit{plan: p})
+	}
+	n.resetApps()
+	return n
+}
+
+func (n *Node) now() time.Duration { return time.Since(n.start) }
+
+// resetApps gives every app a fresh passive host.App.
+func (n *Node) resetApps() {
+	for _, u := range n.units {
+		u.app = u.plan.NewApp(host.Config{
+			Store:           n.deps.Store,
+			Logger:          n.log,
+			Gate:            n.gate,
+			SyncAck:         n.cfg.Replication.Ack == "sync",
+			CheckpointEvery: n.cfg.Checkpoint.Interval,
+			OnCheckpoint:    n.onCheckpoint,
+			OnAppend:        n.onAppend,
+		}, sink.Env{Logger: n.log})
+	}
+}
+
+func (n *Node) onAppend() {
+	if r := n.currentRepl(); r != nil {
+		r.notify()
+	}
+}
+
+func (n *Node) onCheckpoint(m persist.Manifest, state []byte) {
+	if r := n.currentRepl(); r != nil {
+		r.shipCheckpoint(m, state)
+	}
+}
+
+func (n *Node) currentRepl() *replServer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.repl
+}
+
+func (n *Node) info() coord.NodeInfo {
+	return coord.NodeInfo{ID: n.cfg.Node.ID, APIAddr: n.cfg.Node.API, ReplAddr: n.cfg.Replication.Advertise,
+		DataAddr: n.cfg.Sources.HTTPListen, StartedAt: n.start}
+}
+
+// Run runs the node until ctx is done, then shuts it down gracefully: an
+// active stops its sources, drains, and releases the lease.
+func (n *Node) Run(ctx context.Context) error {
+	api, err := n.startAPI()
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	n.log.Info("node started", "group", n.cfg.Node.Group, "api", n.cfg.Node.API,
+		"repl", n.cfg.Replication.Listen, "apps", len(n.units))
+
+	hb := n.cfg.Coordination.Heartbeat
+	// The passive asks for the lease more often than the active renews it, so
+	// that it takes over soon after the lease runs out.
+	poll := min(hb, 100*time.Millisecond)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	lastBeat := -hb
+	for {
+		select {
+		case <-ctx.Done():
+			n.shutdown()
+			return nil
+		case <-timer.C:
+		}
+		var actions []Action
+		if now := n.now(); now-lastBeat >= hb {
+			lastBeat = now
+			if err := n.heartbeat(ctx); errors.Is(err, coord.ErrGroupFull) {
+				n.shutdown()
+				return fmt.Errorf("node %s cannot join group %q: %w", n.cfg.Node.ID, n.cfg.Node.Group, err)
+			}
+			if n.machine().Role() == Active {
+				actions = append(actions, n.renew(ctx)...)
+			}
+		}
+		if n.machine().Role() == Passive {
+			actions = append(actions, n.acquire(ctx)...)
+		}
+		n.mu.Lock()
+		actions = append(actions, n.m.Tick(n.now())...)
+		n.mu.Unlock()
+		for _, a := range actions {
+			n.do(ctx, a)
+		}
+		next := poll
+		if m := n.machine(); m.Role() == Active {
+			now := n.now()
+			next = max(min(hb-(now-lastBeat), m.LeaseLeft(now)), time.Millisecond)
+		}
+		timer.Reset(next)
+	}
+}
+
+func (n *Node) heartbeat(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.Coordination.Heartbeat)
+	defer cancel()
+	err := n.deps.Coord.Heartbeat(cctx, n.info(), n.cfg.Coordination.Lease)
+	if err == nil {
+		n.refreshPeers(cctx)
+	} else if ctx.Err() == nil {
+		n.log.Warn("heartbeat failed", "err", err)
+	}
+	return err
+}
+
+func (n *Node) renew(ctx context.Context) []Action {
+	m := n.machine()
+	sent := n.now()
+	// Waiting past the local lease deadline is pointless: the lease is gone.
+	cctx, cancel := context.WithTimeout(ctx, max(m.LeaseLeft(sent), 10*time.Millisecond))
+	ok, err := n.deps.Coord.Renew(cctx, n.cfg.Node.ID, m.Epoch(), n.cfg.Coordination.Lease)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("lease renewal failed", "err", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m.Renewed(sent, ok, err)
+}
+
+func (n *Node) acquire(ctx context.Context) []Action {
+	sent := n.now()
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.Coordination.Heartbeat)
+	l, held, err := n.deps.Coord.Acquire(cctx, n.cfg.Node.ID, n.cfg.Coordination.Lease)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("lease acquire failed", "err", err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m.Acquired(sent, l, held, err)
+}
+
+func (n *Node) machine() *Machine {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m
+}
+
+func (n *Node) refreshPeers(ctx context.Context) {
+	ms, err := n.deps.Coord.Members(ctx)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	n.peers = ms
+	n.mu.Unlock()
+}
+
+func (n *Node) do(ctx context.Context, a Action) {
+	n.log.Info("role action", "action", a.Kind.String(), "epoch", a.Epoch, "holder", a.Holder)
+	switch a.Kind {
+	case Promote:
+		n.promote(ctx, a.Epoch)
+	case Follow:
+		n.startFollowing(a.Holder, a.Epoch)
+	case Fence:
+		n.gate.Set(false)
+		n.log.Warn("lease not renewed in time: publishing stopped")
+	case Unfence:
+		n.gate.Set(true)
+		n.log.Info("lease renewed: publishing resumed")
+	case Demote:
+		n.demote()
+	}
+}
+
+func (n *Node) promote(ctx context.Context, epoch uint64) {
+	n.stopFollowing()
+	start := time.Now()
+	for _, u := range n.units {
+		if err := u.app.Promote(ctx, epoch); err != nil {
+			n.log.Error("app not started", "app", u.plan.Name, "err", err)
+		}
+	}
+	n.gate.Set(true)
+	r, err := startReplServer(n, epoch)
+	if err != nil {
+		n.log.Error("replication listener", "err", err)
+	} else {
+		n.mu.Lock()
+		n.repl = r
+		n.mu.Unlock()
+	}
+	env := source.Env{Logger: n.log, HTTPListen: n.cfg.Sources.HTTPListen}
+	for _, u := range n.units {
+		srcs, err := u.plan.Sources(u.app, env)
+		if err != nil {
+			n.log.Error("sources", "app", u.plan.Name, "err", err)
+			continue
+		}
+		for _, s := range srcs {
+			if err := s.Start(ctx); err != nil {
+				n.log.Error("source start", "app", u.plan.Name, "err", err)
+				continue
+			}
+			u.sources = append(u.sources, s)
+		}
+	}
+	n.log.Info("node is ACTIVE", "epoch", epoch, "took", time.Since(start).Round(time.Millisecond))
+}
+
+func (n *Node) stopSources() {
+	for _, u := range n.units {
+		for _, s := range u.sources {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.Stop(ctx); err != nil {
+				n.log.Warn("source stop", "app", u.plan.Name, "err", err)
+			}
+			cancel()
+		}
+		u.sources = nil
+	}
+}
+
+func (n *Node) demote() {
+	n.gate.Set(false)
+	n.stopSources()
+	n.mu.Lock()
+	r := n.repl
+	n.repl = nil
+	n.mu.Unlock()
+	if r != nil {
+		r.close()
+	}
+	for _, u := range n.units {
+		u.app.Stop()
+	}
+	n.resetApps()
+	n.log.Warn("node is PASSIVE again: another node holds the lease")
+}
+
+func (n *Node) shutdown() {
+	n.stopFollowing()
+	if n.machine().Role() != Active {
+		return
+	}
+	n.stopSources()
+	n.mu.Lock()
+	r := n.repl
+	n.repl = nil
+	n.mu.Unlock()
+	if r != nil {
+		r.close()
+	}
+	for _, u := range n.units {
+		u.app.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := n.deps.Coord.Release(ctx, n.cfg.Node.ID, n.m.Epoch()); err != nil {
+		n.log.Warn("lease release", "err", err)
+	}
+	n.m.Released()
+}
+
+func (n *Node) replConfig(epoch uint64) repl.Config {
+	return repl.Config{NodeID: n.cfg.Node.ID, Group: n.cfg.Node.Group, Epoch: epoch,
+		Secret: []byte(n.cfg.Replication.Secret)}
+}
+
+func (n *Node) app(name string) *host.App {
+	for _, u := range n.units {
+		if u.plan.Name == name {
+			return u.app
+		}
+	}
+	return nil
+}
+
+// peerAddr returns the replication address a member advertises.
+func (n *Node) peerAddr(id string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.ID == id {
+			return p.ReplAddr
+		}
+	}
+	return ""
+}
+
+func (n *Node) startAPI() (*http.Server, error) {
+	ln, err := net.Listen("tcp", n.cfg.Node.API)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: %w", err)
+	}
+	srv := &http.Server{Handler: n.apiHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("admin API stopped", "err", err)
+		}
+	}()
+	return srv, nil
+}

@@ -1,0 +1,327 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tandem-stream/tandem/cluster/repl"
+	"github.com/tandem-stream/tandem/host"
+	"github.com/tandem-stream/tandem/persist"
+)
+
+// replServer is the active's side of replication: it admits one passive at a
+// time and streams every app's log to it.
+type replServer struct {
+	n      *Node
+	epoch  uint64
+	ln     net.Listener
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{} // an app logged entries
+
+	mu      sync.Mutex
+	session *session
+}
+
+// session is one connected passive.
+type session struct {
+	peer   string
+	conn   *repl.Conn
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	ckpts  []*repl.Checkpoint // waiting to be shipped
+	lagLSN map[string]uint64
+	rtt    time.Duration
+}
+
+func startReplServer(n *Node, epoch uint64) (*replServer, error) {
+	ln, err := net.Listen("tcp", n.cfg.Replication.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("replication listen %s: %w", n.cfg.Replication.Listen, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &replServer{n: n, epoch: epoch, ln: ln, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
+	r.wg.Add(1)
+	go func() { defer r.wg.Done(); r.acceptLoop() }()
+	return r, nil
+}
+
+func (r *replServer) notify() { signal(r.wake) }
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (r *replServer) close() {
+	r.cancel()
+	r.ln.Close()
+	r.mu.Lock()
+	s := r.session
+	r.mu.Unlock()
+	if s != nil {
+		s.cancel()
+		s.conn.Close()
+	}
+	r.wg.Wait()
+}
+
+func (r *replServer) acceptLoop() {
+	for {
+		nc, err := r.ln.Accept()
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.n.log.Error("replication accept", "err", err)
+			}
+			return
+		}
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); r.serve(nc) }()
+	}
+}
+
+// admit refuses a second passive while one is connected; a reconnect of the
+// same node replaces its old session.
+func (r *replServer) admit(h *repl.Hello) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h.NodeID == r.n.cfg.Node.ID {
+		return &repl.RejectError{Code: repl.RejectPeer, Reason: "a node cannot replicate from itself; check node.id"}
+	}
+	if s := r.session; s != nil && s.peer != h.NodeID {
+		return &repl.RejectError{Code: repl.RejectPeer,
+			Reason: fmt.Sprintf("node %s is already the passive of this pair; a group has only two nodes", s.peer)}
+	}
+	for _, a := range h.Apps {
+		u := r.n.app(a.App)
+		if u != nil && u.Hash() != a.AppHash {
+			return &repl.RejectError{Code: repl.RejectOther,
+				Reason: fmt.Sprintf("app %s differs between the nodes (hash %.12s here, %.12s there); deploy the same version on both", a.App, u.Hash(), a.AppHash)}
+		}
+	}
+	return nil
+}
+
+func (r *replServer) serve(nc net.Conn) {
+	cfg := r.n.replConfig(r.epoch)
+	conn, hello, err := repl.Accept(r.ctx, nc, cfg, r.admit)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			r.n.log.Warn("replication peer refused", "remote", nc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	s := &session{peer: hello.NodeID, conn: conn, cancel: cancel, done: make(chan struct{}), lagLSN: map[string]uint64{}}
+	r.mu.Lock()
+	old := r.session
+	r.session = s
+	r.mu.Unlock()
+	if old != nil {
+		old.cancel()
+		old.conn.Close()
+		<-old.done
+	}
+	defer func() {
+		cancel()
+		conn.Close()
+		for _, u := range r.n.units {
+			u.app.DetachPeer()
+		}
+		r.mu.Lock()
+		if r.session == s {
+			r.session = nil
+		}
+		r.mu.Unlock()
+		close(s.done)
+	}()
+	r.n.log.Info("passive connected", "peer", s.peer)
+	if err := r.stream(ctx, s); err != nil && ctx.Err() == nil {
+		r.n.log.Warn("passive disconnected; running alone", "peer", s.peer, "err", err)
+	} else {
+		r.n.log.Info("passive disconnected", "peer", s.peer)
+	}
+}
+
+// stream sends each app's snapshot, then its entries as they are logged, with
+// the published positions, while a reader goroutine takes the acks.
+func (r *replServer) stream(ctx context.Context, s *session) error {
+	lease := r.n.cfg.Coordination.Lease
+	cursor := map[string]uint64{}
+	for _, u := range r.n.units {
+		app := u.app
+		var lsn uint64
+		var state []byte
+		var err error
+		for range 10 { // the log may move past a snapshot while it is taken
+			if lsn, state, err = app.AttachPeer(ctx); err == nil {
+				break
+			}
+		}
+		if errors.Is(err, host.ErrNotActive) {
+			continue // the app failed to start here; the passive keeps what it has
+		}
+		if err != nil {
+			return fmt.Errorf("snapshot of %s: %w", app.Name(), err)
+		}
+		if err := s.conn.Send(&repl.Snapshot{Epoch: r.epoch, App: app.Name(), AppHash: app.Hash(), LSN: lsn, State: state}); err != nil {
+			return err
+		}
+		cursor[app.Name()] = lsn + 1
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(lease))
+	if err := s.conn.Flush(); err != nil {
+		return err
+	}
+
+	readErr := make(chan error, 1)
+	go func() { readErr <- r.readAcks(ctx, s) }()
+
+	ping := time.NewTicker(r.n.cfg.Coordination.Heartbeat / 2)
+	defer ping.Stop()
+	published := map[string]map[string]uint64{}
+	for {
+		sent := false
+		for _, u := range r.n.units {
+			app := u.app
+			from, ok := cursor[app.Name()]
+			if !ok {
+				continue
+			}
+			pos := app.Published()
+			es := app.EntriesFrom(from, 4096)
+			if len(es) == 0 && samePositions(published[app.Name()], pos) {
+				continue
+			}
+			msg := &repl.Entries{Epoch: r.epoch, App: app.Name(), Entries: es}
+			for id, p := range pos {
+				msg.Published = append(msg.Published, repl.SinkPos{Sink: id, Position: p})
+			}
+			published[app.Name()] = pos
+			if err := s.conn.Send(msg); err != nil {
+				return err
+			}
+			if len(es) > 0 {
+				cursor[app.Name()] = es[len(es)-1].LSN + 1
+			}
+			sent = true
+		}
+		s.mu.Lock()
+		ckpts := s.ckpts
+		s.ckpts = nil
+		s.mu.Unlock()
+		for _, c := range ckpts {
+			if err := s.conn.Send(c); err != nil {
+				return err
+			}
+			sent = true
+		}
+		if sent {
+			s.conn.SetWriteDeadline(time.Now().Add(lease))
+			if err := s.conn.Flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-r.wake:
+		case <-ping.C:
+			if err := s.conn.Send(&repl.Ping{Epoch: r.epoch, Nanos: time.Now().UnixNano()}); err != nil {
+				return err
+			}
+			s.conn.SetWriteDeadline(time.Now().Add(lease))
+			if err := s.conn.Flush(); err != nil {
+				return err
+			}
+		case err := <-readErr:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func samePositions(a, b map[string]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// readAcks applies the passive's acknowledgements. A passive that says nothing
+// for a whole lease period (it answers every Ping) is dropped, so a frozen
+// passive cannot stall the sources for long.
+func (r *replServer) readAcks(ctx context.Context, s *session) error {
+	lease := r.n.cfg.Coordination.Lease
+	for {
+		s.conn.SetReadDeadline(time.Now().Add(lease))
+		m, err := s.conn.Recv()
+		if err != nil {
+			return fmt.Errorf("read from passive: %w", err)
+		}
+		switch m := m.(type) {
+		case *repl.Ack:
+			if app := r.n.app(m.App); app != nil {
+				app.PeerAck(m.LSN)
+				s.mu.Lock()
+				s.lagLSN[m.App] = m.LSN
+				s.mu.Unlock()
+			}
+		case *repl.CheckpointAck:
+			r.n.log.Debug("passive stored checkpoint", "app", m.App, "revision", m.Revision, "lsn", m.LSN)
+		case *repl.Pong:
+			s.mu.Lock()
+			s.rtt = time.Duration(time.Now().UnixNano() - m.Nanos)
+			s.mu.Unlock()
+		case *repl.Reject:
+			return fmt.Errorf("passive rejected the stream: %s", m.Reason)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (r *replServer) shipCheckpoint(m persist.Manifest, state []byte) {
+	r.mu.Lock()
+	s := r.session
+	r.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.ckpts = append(s.ckpts, &repl.Checkpoint{Epoch: r.epoch, Manifest: m, State: state})
+	s.mu.Unlock()
+	r.notify()
+}
+
+// peerStatus reports the connected passive, if any.
+func (r *replServer) peerStatus() (peer string, acked map[string]uint64, rtt time.Duration) {
+	r.mu.Lock()
+	s := r.session
+	r.mu.Unlock()
+	if s == nil {
+		return "", nil, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acked = make(map[string]uint64, len(s.lagLSN))
+	for k, v := range s.lagLSN {
+		acked[k] = v
+	}
+	return s.peer, acked, s.rtt
+}
