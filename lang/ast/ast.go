@@ -34,7 +34,7 @@ type App struct {
 // Name returns the value of @app:name, or "" when absent.
 func (a *App) Name() string {
 	for _, an := range a.Annotations {
-		if an.Name == "app:name" || an.Name == "app:Name" {
+		if equalFold(an.Name, "app:name") {
 			if len(an.Elements) > 0 {
 				return an.Elements[0].Value
 			}
@@ -225,11 +225,23 @@ type Constant struct {
 	IsTime bool
 }
 
-// Variable is `name`, `Stream.name` or `alias.name`.
+// Variable is `name`, `Stream.name` or `alias.name`. In patterns and sequences
+// it may pick one event of a state that matched several (`e1[0].price`,
+// `e1[last].price`). With Name "" it refers to the event itself, as in
+// `e1 is null` or `e1[2] is null`.
 type Variable struct {
 	Pos    Pos
 	Stream string
 	Name   string
+	Index  *EventIndex // nil unless `[...]` follows the stream name
+	Inner  bool        // `#Stream.name`: an inner stream of a partition
+	Fault  bool        // `!Stream.name`: the fault stream of Stream
+}
+
+// EventIndex is `[N]` (Last false) or `[last]`, `[last - N]` (Last true).
+type EventIndex struct {
+	Last bool
+	N    int
 }
 
 // Op is a binary or unary operator.
@@ -265,11 +277,12 @@ func (o Op) String() string {
 	return "?"
 }
 
-// Binary is `X op Y`.
+// Binary is `X op Y`. Pos is where X starts; OpPos is the operator's.
 type Binary struct {
-	Pos  Pos
-	Op   Op
-	X, Y Expr
+	Pos   Pos
+	Op    Op
+	X, Y  Expr
+	OpPos Pos
 }
 
 // Unary is `not X` or `-X`.
@@ -280,11 +293,21 @@ type Unary struct {
 }
 
 // Call is a function call `ns:name(args)`; Namespace is "" for core functions.
+// Star marks `f(*)`.
 type Call struct {
 	Pos       Pos
 	Namespace string
 	Name      string
 	Args      []Expr
+	Star      bool
+}
+
+// In is `X in Table`: true when some row of the table (or named window)
+// satisfies the condition X.
+type In struct {
+	Pos    Pos
+	X      Expr
+	Source string
 }
 
 // IsNull is `X is null`.
@@ -299,6 +322,7 @@ func (e *Binary) Position() Pos   { return e.Pos }
 func (e *Unary) Position() Pos    { return e.Pos }
 func (e *Call) Position() Pos     { return e.Pos }
 func (e *IsNull) Position() Pos   { return e.Pos }
+func (e *In) Position() Pos       { return e.Pos }
 
 func (*Constant) exprNode() {}
 func (*Variable) exprNode() {}
@@ -306,6 +330,7 @@ func (*Binary) exprNode()   {}
 func (*Unary) exprNode()    {}
 func (*Call) exprNode()     {}
 func (*IsNull) exprNode()   {}
+func (*In) exprNode()       {}
 
 // Error is a positioned error in an app; it prints as file:line:col: message.
 type Error struct {

@@ -1,0 +1,116 @@
+package parser
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/lang/ast"
+)
+
+var posType = reflect.TypeOf(ast.Pos{})
+
+// clearPos zeroes every ast.Pos reachable from v so that trees can be compared
+// by shape; positions have their own tests.
+func clearPos(v any) {
+	seen := map[uintptr]bool{}
+	var walk func(reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() || seen[v.Pointer()] {
+				return
+			}
+			seen[v.Pointer()] = true
+			walk(v.Elem())
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
+			}
+		case reflect.Struct:
+			if v.Type() == posType {
+				if v.CanSet() {
+					v.Set(reflect.Zero(posType))
+				}
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(v))
+}
+
+// sexpr renders an expression as a fully parenthesised S-expression, which
+// makes precedence visible in test tables.
+func sexpr(e ast.Expr) string {
+	switch e := e.(type) {
+	case nil:
+		return "<nil>"
+	case *ast.Constant:
+		v := e.Value
+		switch v.Type() {
+		case event.String:
+			return fmt.Sprintf("%q", v.Str())
+		case event.Null:
+			return "null"
+		}
+		s := v.Type().String() + ":" + v.String()
+		if e.IsTime {
+			s = "time:" + v.String()
+		}
+		return s
+	case *ast.Variable:
+		var b strings.Builder
+		if e.Inner {
+			b.WriteString("#")
+		}
+		if e.Fault {
+			b.WriteString("!")
+		}
+		b.WriteString(e.Stream)
+		if e.Index != nil {
+			if e.Index.Last {
+				fmt.Fprintf(&b, "[last-%d]", e.Index.N)
+			} else {
+				fmt.Fprintf(&b, "[%d]", e.Index.N)
+			}
+		}
+		if e.Stream != "" && e.Name != "" {
+			b.WriteString(".")
+		}
+		b.WriteString(e.Name)
+		return b.String()
+	case *ast.Binary:
+		return "(" + e.Op.String() + " " + sexpr(e.X) + " " + sexpr(e.Y) + ")"
+	case *ast.Unary:
+		return "(" + e.Op.String() + " " + sexpr(e.X) + ")"
+	case *ast.IsNull:
+		return "(isnull " + sexpr(e.X) + ")"
+	case *ast.In:
+		return "(in " + sexpr(e.X) + " " + e.Source + ")"
+	case *ast.Call:
+		parts := []string{}
+		if e.Namespace != "" {
+			parts = append(parts, e.Namespace+":"+e.Name)
+		} else {
+			parts = append(parts, e.Name)
+		}
+		if e.Star {
+			parts = append(parts, "*")
+		}
+		for _, a := range e.Args {
+			parts = append(parts, sexpr(a))
+		}
+		return "(" + strings.Join(parts, " ") + ")"
+	}
+	return fmt.Sprintf("<%T>", e)
+}
