@@ -1,0 +1,108 @@
+package httpsource
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// bodyReadTimeout bounds reading a request body. It is set per request, not
+// as the server's ReadTimeout, because that would also cut off a request that
+// is waiting, body read, for the app to take its batch.
+const bodyReadTimeout = time.Minute
+
+// ServeHTTP handles one request for the source's path.
+func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: use POST", r.Method))
+		return
+	}
+	srcCtx, ok := s.begin()
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "source is stopping")
+		return
+	}
+	defer s.inflight.Done()
+
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > MaxKeyLength {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxKeyLength))
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
+			return
+		}
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("reading body: %v", err))
+		return
+	}
+	rows, err := s.dec.Decode(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(rows) > 0 {
+		// The Ingest call ends when the sender goes away or when Stop gives
+		// up waiting.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(srcCtx, cancel)()
+		if err := s.ing.Ingest(ctx, s.stream, rows, key); err != nil {
+			s.logger.Warn("batch not accepted", "events", len(rows), "err", err)
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("not accepted: %v", err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Accepted int `json:"accepted"`
+	}{len(rows)})
+}
+
+func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > s.maxBody {
+		return nil, &http.MaxBytesError{Limit: s.maxBody}
+	}
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter supports deadlines (httptest's does not);
+	// then the body is read without one.
+	if err := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
+	return buf.Bytes(), err
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // cannot happen for the structs above
+		b = []byte(`{"error":"internal error"}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
