@@ -54,8 +54,9 @@ type aggregator struct {
 type aggState struct {
 	n   int64   // number of values (count, sum, avg, stdDev)
 	i   int64   // integer sum; and/or: true/false counters
-	f   float64 // floating sum, avg sum, stdDev mean
-	f2  float64 // stdDev: sum of squared differences
+	f   float64 // floating sum, avg sum, stdDev sum
+	m   float64 // stdDev mean
+	f2  float64 // stdDev: running sum of squared differences
 	cur event.Value
 	dq  valueDeque
 	set map[string]int64
@@ -97,6 +98,14 @@ func (a *aggregator) add(st *aggState, f *frame) event.Value {
 		return event.LongValue(st.n)
 	}
 	v := a.arg.val(f)
+	if a.kind == aggDistinctCount {
+		// distinctCount has no null check in Siddhi: null is a value too.
+		if st.set == nil {
+			st.set = make(map[string]int64)
+		}
+		st.set[distinctKey(v)]++
+		return event.LongValue(int64(len(st.set)))
+	}
 	if v.IsNull() {
 		return a.current(st)
 	}
@@ -126,12 +135,6 @@ func (a *aggregator) add(st *aggState, f *frame) event.Value {
 			st.cur = v
 		}
 		return st.cur
-	case aggDistinctCount:
-		if st.set == nil {
-			st.set = make(map[string]int64)
-		}
-		st.set[distinctKey(v)]++
-		return event.LongValue(int64(len(st.set)))
 	case aggStdDev:
 		return stdDevAdd(st, v.Float())
 	case aggAnd, aggOr:
@@ -152,6 +155,17 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 		return event.LongValue(st.n)
 	}
 	v := a.arg.val(f)
+	if a.kind == aggDistinctCount {
+		k := distinctKey(v)
+		if c, ok := st.set[k]; ok {
+			if c <= 1 {
+				delete(st.set, k)
+			} else {
+				st.set[k] = c - 1
+			}
+		}
+		return event.LongValue(int64(len(st.set)))
+	}
 	if v.IsNull() {
 		return a.current(st)
 	}
@@ -182,16 +196,6 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 			st.cur = v
 		}
 		return st.cur
-	case aggDistinctCount:
-		k := distinctKey(v)
-		if c, ok := st.set[k]; ok {
-			if c <= 1 {
-				delete(st.set, k)
-			} else {
-				st.set[k] = c - 1
-			}
-		}
-		return event.LongValue(int64(len(st.set)))
 	case aggStdDev:
 		return stdDevRemove(st, v.Float())
 	case aggAnd, aggOr:
@@ -230,8 +234,8 @@ func (a *aggregator) current(st *aggState) event.Value {
 	case aggStdDev:
 		return stdDevValue(st)
 	case aggAnd:
-		// Siddhi: true when no false value has been seen.
-		return event.BoolValue(st.n == 0)
+		// Siddhi: some true value and no false one.
+		return event.BoolValue(st.i > 0 && st.n == 0)
 	case aggOr:
 		return event.BoolValue(st.i > 0)
 	}
@@ -254,7 +258,7 @@ func (a *aggregator) empty(st *aggState) bool {
 	case aggDistinctCount:
 		return len(st.set) == 0
 	case aggStdDev:
-		return st.n == 0 && st.f == 0 && st.f2 == 0
+		return st.n == 0 && st.f == 0 && st.m == 0 && st.f2 == 0
 	case aggAnd, aggOr:
 		return st.n == 0 && st.i == 0
 	}
@@ -288,30 +292,32 @@ func distinctKey(v event.Value) string {
 	return string(b)
 }
 
-// Standard deviation follows Siddhi's StdDevAttributeAggregatorExecutor:
-// Welford's running mean and sum of squares, population deviation.
+// Standard deviation follows Siddhi's StdDevAttributeAggregatorExecutor
+// step by step (running sum, mean and sum of squared differences; population
+// deviation), so that rounding matches too.
 func stdDevAdd(st *aggState, x float64) event.Value {
 	st.n++
 	if st.n == 1 {
-		st.f = x
-		st.f2 = 0
+		st.f, st.m, st.f2 = x, x, 0
 		return event.DoubleValue(0)
 	}
-	old := st.f
-	st.f += (x - old) / float64(st.n)
-	st.f2 += (x - old) * (x - st.f)
-	return stdDevValue(st)
+	old := st.m
+	st.f += x
+	st.m = st.f / float64(st.n)
+	st.f2 += (x - old) * (x - st.m)
+	return event.DoubleValue(math.Sqrt(st.f2 / float64(st.n)))
 }
 
 func stdDevRemove(st *aggState, x float64) event.Value {
 	st.n--
 	if st.n == 0 {
-		st.f, st.f2 = 0, 0
+		st.f, st.m, st.f2 = 0, 0, 0
 		return event.Value{}
 	}
-	old := st.f
-	st.f = (old*float64(st.n+1) - x) / float64(st.n)
-	st.f2 -= (x - old) * (x - st.f)
+	old := st.m
+	st.f -= x
+	st.m = st.f / float64(st.n)
+	st.f2 -= (x - old) * (x - st.m)
 	return stdDevValue(st)
 }
 

@@ -106,29 +106,52 @@ func TestExpressions(t *testing.T) {
 	}
 }
 
-func TestLengthWindowSum(t *testing.T) {
-	app := mkApp([]*ast.StreamDef{stockStream()}, qspec{
-		name:     "q",
-		from:     "S",
-		handlers: []*ast.Handler{windowH("length", cst(2))},
-		items:    []*ast.OutputAttr{item(vr("symbol"), "symbol"), item(call("sum", vr("volume")), "total")},
-		events:   ast.AllEvents,
-		into:     "O",
-	})
-	r := mustNew(t, app)
-	var qr, sr recorder
-	r.OnQuery("q", qr.query)
-	r.OnOutput("O", sr.stream)
-	for i, sym := range []string{"A", "B", "C"} {
-		r.Send(0, int64(i), row(sym, 1.0, int64(10*(i+1))))
+func TestLengthWindow(t *testing.T) {
+	tests := []struct {
+		name        string
+		items       []*ast.OutputAttr
+		query, strm string
+	}{
+		{
+			// Siddhi's chunk order is expired then current; the query callback
+			// lists current first, and inserted events are all current.
+			name:  "projection",
+			items: []*ast.OutputAttr{item(vr("symbol"), "symbol"), item(vr("volume"), "v")},
+			query: "+ A,10\n+ B,20\n+ C,30\n- A,10",
+			strm:  "+ A,10\n+ B,20\n+ A,10\n+ C,30",
+		},
+		{
+			// Aggregates without group by: one output per chunk, the last.
+			name:  "sum",
+			items: []*ast.OutputAttr{item(vr("symbol"), "symbol"), item(call("sum", vr("volume")), "total")},
+			query: "+ A,10\n+ B,30\n+ C,50",
+			strm:  "+ A,10\n+ B,30\n+ C,50",
+		},
 	}
-	// Siddhi's chunk order is expired then current; the query callback lists
-	// current first and stream events are all current.
-	if got, want := qr.take(), "+ A,10\n+ B,30\n+ C,50\n- A,20"; got != want {
-		t.Errorf("query:\n%s\nwant\n%s", got, want)
-	}
-	if got, want := sr.take(), "+ A,10\n+ B,30\n+ A,20\n+ C,50"; got != want {
-		t.Errorf("stream:\n%s\nwant\n%s", got, want)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			app := mkApp([]*ast.StreamDef{stockStream()}, qspec{
+				name:     "q",
+				from:     "S",
+				handlers: []*ast.Handler{windowH("length", cst(2))},
+				items:    tc.items,
+				events:   ast.AllEvents,
+				into:     "O",
+			})
+			r := mustNew(t, app)
+			var qr, sr recorder
+			r.OnQuery("q", qr.query)
+			r.OnOutput("O", sr.stream)
+			for i, sym := range []string{"A", "B", "C"} {
+				r.Send(0, int64(i), row(sym, 1.0, int64(10*(i+1))))
+			}
+			if got := qr.take(); got != tc.query {
+				t.Errorf("query:\n%s\nwant\n%s", got, tc.query)
+			}
+			if got := sr.take(); got != tc.strm {
+				t.Errorf("stream:\n%s\nwant\n%s", got, tc.strm)
+			}
+		})
 	}
 }
 

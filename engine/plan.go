@@ -278,6 +278,7 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 		}
 	}
 	sel.width = len(sel.items)
+	sel.scratch = make([]event.Value, sel.width)
 	var outSchema *event.Schema
 	if aq.Select != nil {
 		sc.aggs = nil

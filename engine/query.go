@@ -156,10 +156,16 @@ type selector struct {
 	groups map[string]*group // the states with group by
 	key    []byte
 
-	fr   frame
-	aggv []event.Value
-	rows []event.Value
-	out  []event.Event
+	fr      frame
+	aggv    []event.Value
+	scratch []event.Value
+	rows    []event.Value
+	out     []event.Event
+
+	// Per chunk with group by: the groups that have an output slot.
+	pend     []pendKey
+	pendKeys []byte
+	pendIdx  map[string]int
 }
 
 // group is the aggregation state of one group-by key.
@@ -189,9 +195,13 @@ func (s *selector) groupKey() {
 	s.key = b
 }
 
-// process is Siddhi's QuerySelector for a non-batch chunk: every current and
-// expired event updates the aggregates, and each one that the output event
-// type and having let through becomes an output event.
+// process is Siddhi's QuerySelector. Every chunk is a batch there, so every
+// current and expired event updates the aggregates, and then:
+//   - without aggregates or group by, each event that the output event type
+//     and having let through becomes an output event;
+//   - with aggregates and no group by, only the last such event does;
+//   - with group by, the last such event of each group does, in the order the
+//     groups first appear in the chunk.
 func (s *selector) process(chunk []event.Event) []event.Event {
 	if need := len(chunk) * s.width; cap(s.rows) < need {
 		s.rows = make([]event.Value, need)
@@ -200,58 +210,136 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 	out := s.out[:0]
 	fr := &s.fr
 	fr.agg = s.aggv
+	grouped := s.groups != nil
+	replace := grouped || len(s.aggs) > 0
+	if grouped {
+		s.pend = s.pend[:0]
+		s.pendKeys = s.pendKeys[:0]
+		clear(s.pendIdx)
+	}
 	for i := range chunk {
 		e := &chunk[i]
 		fr.in = e.Data
-		if len(s.aggs) > 0 {
-			var g *group
-			var key string
-			if s.groups != nil {
-				s.groupKey()
-				g = s.groups[string(s.key)]
-				if g == nil {
-					key = string(s.key)
-					g = s.newGroup()
-					s.groups[key] = g
-				}
-			} else {
-				g = s.single
-			}
-			if e.Expired {
-				for k, a := range s.aggs {
-					s.aggv[k] = a.remove(&g.states[k], fr)
-				}
-				if s.groups != nil && s.emptyGroup(g) {
-					delete(s.groups, string(s.key))
-				}
-			} else {
-				for k, a := range s.aggs {
-					s.aggv[k] = a.add(&g.states[k], fr)
-				}
-			}
+		if len(s.aggs) > 0 || grouped {
+			s.aggregate(e.Expired)
 		}
 		if e.Expired && !s.expiredOn || !e.Expired && !s.currentOn {
 			continue
 		}
-		row := rows[len(out)*s.width : (len(out)+1)*s.width : (len(out)+1)*s.width]
-		for k, it := range s.items {
-			if it.isVar && it.sp == spaceIn {
-				row[k] = e.Data[it.col]
-			} else {
-				row[k] = it.val(fr)
+		if !replace {
+			row := rows[len(out)*s.width : (len(out)+1)*s.width : (len(out)+1)*s.width]
+			s.project(row, e)
+			if s.having != nil {
+				fr.out = row
+				if !s.having(fr) {
+					continue
+				}
 			}
+			out = append(out, event.Event{Timestamp: e.Timestamp, Data: row, Expired: e.Expired})
+			continue
 		}
+		// Build into scratch first: an event failing having must not
+		// replace the previous output of its group.
+		row := s.scratch
+		s.project(row, e)
 		if s.having != nil {
 			fr.out = row
 			if !s.having(fr) {
 				continue
 			}
 		}
-		out = append(out, event.Event{Timestamp: e.Timestamp, Data: row, Expired: e.Expired})
+		slot := len(out)
+		if grouped {
+			slot = s.pendingSlot(slot)
+		} else if slot > 0 {
+			slot = 0
+		}
+		dst := rows[slot*s.width : (slot+1)*s.width : (slot+1)*s.width]
+		copy(dst, row)
+		ev := event.Event{Timestamp: e.Timestamp, Data: dst, Expired: e.Expired}
+		if slot == len(out) {
+			out = append(out, ev)
+		} else {
+			out[slot] = ev
+		}
 	}
 	s.out = out
 	return out
 }
+
+// aggregate finds the event's group and folds the event into its aggregates.
+func (s *selector) aggregate(expired bool) {
+	fr := &s.fr
+	g := s.single
+	if s.groups != nil {
+		s.groupKey()
+		g = s.groups[string(s.key)]
+		if g == nil {
+			g = s.newGroup()
+			s.groups[string(s.key)] = g
+		}
+	}
+	if expired {
+		for k, a := range s.aggs {
+			s.aggv[k] = a.remove(&g.states[k], fr)
+		}
+		if s.groups != nil && s.emptyGroup(g) {
+			delete(s.groups, string(s.key))
+		}
+		return
+	}
+	for k, a := range s.aggs {
+		s.aggv[k] = a.add(&g.states[k], fr)
+	}
+}
+
+// project evaluates the output attributes for event e into row.
+func (s *selector) project(row []event.Value, e *event.Event) {
+	for k, it := range s.items {
+		if it.isVar && it.sp == spaceIn {
+			row[k] = e.Data[it.col]
+		} else {
+			row[k] = it.val(&s.fr)
+		}
+	}
+}
+
+// pendingSlot returns the output slot of the current group key (s.key) in
+// this chunk, or next when the group has no output yet (recording it).
+func (s *selector) pendingSlot(next int) int {
+	if s.pendIdx != nil && len(s.pend) >= pendMapAt {
+		if i, ok := s.pendIdx[string(s.key)]; ok {
+			return i
+		}
+	} else {
+		for i, p := range s.pend {
+			if string(s.pendKeys[p.off:p.off+p.n]) == string(s.key) {
+				return i
+			}
+		}
+	}
+	s.pend = append(s.pend, pendKey{off: len(s.pendKeys), n: len(s.key)})
+	s.pendKeys = append(s.pendKeys, s.key...)
+	if len(s.pend) >= pendMapAt {
+		if s.pendIdx == nil {
+			s.pendIdx = make(map[string]int)
+		}
+		if len(s.pend) == pendMapAt {
+			for i, p := range s.pend {
+				s.pendIdx[string(s.pendKeys[p.off:p.off+p.n])] = i
+			}
+		} else {
+			s.pendIdx[string(s.key)] = next
+		}
+	}
+	return next
+}
+
+// pendMapAt is the number of groups in one chunk from which pendingSlot
+// switches from a linear scan to a map.
+const pendMapAt = 16
+
+type pendKey struct{ off, n int }
 
 func itoa(n int) string {
 	if n == 0 {

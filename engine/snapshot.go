@@ -116,6 +116,7 @@ func (s *selector) appendGroup(b []byte, g *group) ([]byte, error) {
 		b = appendVarint(b, st.n)
 		b = appendVarint(b, st.i)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.f))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.m))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.f2))
 		if b, err = event.AppendValue(b, st.cur); err != nil {
 			return b, err
@@ -166,6 +167,7 @@ func (s *selector) readGroup(d *decoder, g *group) error {
 		st.n = d.varint()
 		st.i = d.varint()
 		st.f = math.Float64frombits(d.uint64())
+		st.m = math.Float64frombits(d.uint64())
 		st.f2 = math.Float64frombits(d.uint64())
 		st.cur = d.value()
 		st.dq.buf = d.values(nil, -1)
