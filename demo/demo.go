@@ -38,6 +38,7 @@ type Options struct {
 	After    time.Duration // load after the new active's first output (default 3s)
 	Rate     int           // events per second (default 2000)
 	Batch    int           // events per HTTP request (default 20)
+	Rounds   int           // how many times the active is killed (default 1); the killed node is restarted between rounds
 	Progress io.Writer     // progress lines; nil for none
 	// PostgresDSN, when set, coordinates through PostgreSQL instead of the
 	// embedded SQLite file.
@@ -47,17 +48,18 @@ type Options struct {
 
 // Verdict is the outcome of a run.
 type Verdict struct {
-	Sent       int    `json:"sent"`
-	Expected   int    `json:"expected"`
-	Received   int    `json:"received"`
-	Lost       int    `json:"lost"`
-	Duplicates int    `json:"duplicates"`
-	Mismatched int    `json:"mismatched"`
-	FailoverMs int64  `json:"failover_ms"`
-	Killed     string `json:"killed"`
-	NewActive  string `json:"new_active"`
-	OldEpoch   uint64 `json:"old_epoch"`
-	NewEpoch   uint64 `json:"new_epoch"`
+	Sent       int     `json:"sent"`
+	Expected   int     `json:"expected"`
+	Received   int     `json:"received"`
+	Lost       int     `json:"lost"`
+	Duplicates int     `json:"duplicates"`
+	Mismatched int     `json:"mismatched"`
+	FailoverMs int64   `json:"failover_ms"`  // the slowest of Failovers
+	Failovers  []int64 `json:"failovers_ms"` // one per kill, in order
+	Killed     string  `json:"killed"`
+	NewActive  string  `json:"new_active"`
+	OldEpoch   uint64  `json:"old_epoch"`
+	NewEpoch   uint64  `json:"new_epoch"`
 }
 
 // OK reports whether nothing was lost or wrong.
@@ -93,6 +95,7 @@ type nodeProc struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
+	cfgPath string
 }
 
 type output struct {
@@ -195,6 +198,9 @@ func Run(ctx context.Context, opt Options) (v Verdict, err error) {
 	if opt.Batch == 0 {
 		opt.Batch = 20
 	}
+	if opt.Rounds == 0 {
+		opt.Rounds = 1
+	}
 	if opt.Dir == "" {
 		d, err := os.MkdirTemp("", "tandem-demo-")
 		if err != nil {
@@ -239,7 +245,8 @@ func (r *runner) run(ctx context.Context) (Verdict, error) {
 			return v, err
 		}
 		n.logPath = filepath.Join(r.opt.Dir, id+".log")
-		if err := r.startNode(n, cfgPath); err != nil {
+		n.cfgPath = cfgPath
+		if err := r.startNode(n); err != nil {
 			return v, err
 		}
 		r.nodes = append(r.nodes, n)
@@ -251,7 +258,7 @@ func (r *runner) run(ctx context.Context) (Verdict, error) {
 		return v, err
 	}
 	r.progress("%s is active (epoch %d), %s is its passive", active.id, epoch, passive.id)
-	v.Killed, v.OldEpoch = active.id, epoch
+	v.OldEpoch = epoch
 
 	// The load runs in its own goroutine, one request at a time so the input
 	// order is defined; a request that fails goes to the other node, with the
@@ -265,35 +272,54 @@ func (r *runner) run(ctx context.Context) (Verdict, error) {
 	}()
 	sentNow := func() int64 { sentMu.Lock(); defer sentMu.Unlock(); return sent }
 
-	r.waitProgress(ctx, r.opt.Before, sentNow)
-	killAt := time.Now()
-	if err := active.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		stopLoad()
-		return v, fmt.Errorf("kill %s: %w", active.id, err)
-	}
-	r.progress("killed %s with SIGKILL after %d events; load continues", active.id, sentNow())
-
-	// Wait for the first output of the new active.
-	var firstNew time.Time
-	deadline := time.Now().Add(30 * time.Second)
-	for firstNew.IsZero() && time.Now().Before(deadline) && ctx.Err() == nil {
-		for _, o := range r.col.snapshot() {
-			if o.epoch > epoch {
-				firstNew = o.at
-				v.NewEpoch = o.epoch
-				break
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if firstNew.IsZero() {
+	fail := func(err error) (Verdict, error) {
 		stopLoad()
 		<-loadErr
-		return v, fmt.Errorf("no output from a new active within 30s of the kill (see %s)", passive.logPath)
+		return v, err
 	}
-	v.FailoverMs = firstNew.Sub(killAt).Milliseconds()
-	v.NewActive = passive.id
-	r.progress("%s is active (epoch %d): first output %d ms after the kill", passive.id, v.NewEpoch, v.FailoverMs)
+	for round := 1; round <= r.opt.Rounds; round++ {
+		r.waitProgress(ctx, r.opt.Before, sentNow)
+		killAt := time.Now()
+		if err := active.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			return fail(fmt.Errorf("kill %s: %w", active.id, err))
+		}
+		<-active.exited
+		r.progress("killed %s with SIGKILL after %d events; load continues", active.id, sentNow())
+
+		// Wait for the first output of the new active.
+		var firstNew time.Time
+		deadline := time.Now().Add(30 * time.Second)
+		for firstNew.IsZero() && time.Now().Before(deadline) && ctx.Err() == nil {
+			for _, o := range r.col.snapshot() {
+				if o.epoch > epoch {
+					firstNew = o.at
+					v.NewEpoch = o.epoch
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if firstNew.IsZero() {
+			return fail(fmt.Errorf("no output from a new active within 30s of the kill (see %s)", passive.logPath))
+		}
+		ms := firstNew.Sub(killAt).Milliseconds()
+		v.Failovers = append(v.Failovers, ms)
+		v.FailoverMs = max(v.FailoverMs, ms)
+		v.Killed, v.NewActive = active.id, passive.id
+		r.progress("%s is active (epoch %d): first output %d ms after the kill", passive.id, v.NewEpoch, ms)
+		if round == r.opt.Rounds {
+			break
+		}
+		// The killed node comes back, rejoins as passive and takes the state.
+		if err := r.startNode(active); err != nil {
+			return fail(err)
+		}
+		r.progress("restarted %s; waiting for it to rejoin as passive", active.id)
+		if active, passive, epoch, err = r.waitForPair(ctx, 20*time.Second); err != nil {
+			return fail(err)
+		}
+		r.progress("%s is active (epoch %d), %s is its passive again", active.id, epoch, passive.id)
+	}
 
 	r.waitProgress(ctx, r.opt.After, sentNow)
 	stopLoad()
@@ -343,12 +369,12 @@ sources:
 `, id, api, filepath.Join(r.opt.Dir, id), app, coordination, replAddr, source)
 }
 
-func (r *runner) startNode(n *nodeProc, cfgPath string) error {
-	logf, err := os.Create(n.logPath)
+func (r *runner) startNode(n *nodeProc) error {
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	n.cmd = exec.Command(r.opt.Binary, "node", "--config", cfgPath)
+	n.cmd = exec.Command(r.opt.Binary, "node", "--config", n.cfgPath)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
 		logf.Close()

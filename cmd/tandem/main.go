@@ -1,0 +1,56 @@
+// Command tandem runs Siddhi apps on one node or on a two-node
+// active/passive pair that survives the loss of either machine.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `tandem: a stream processor for Siddhi apps, with two-node high availability.
+
+Usage:
+  tandem run [flags] APP.siddhi...     run apps on this machine alone
+  tandem node --config FILE            run a cluster node (one of an active/passive pair)
+  tandem demo [--json]                 start a local pair, kill the active mid-stream, print a verdict
+  tandem validate FILE...              check apps and report errors as file:line:col: message
+  tandem fmt FILE...                   print apps in canonical form
+  tandem version                       print the version
+
+Run 'tandem COMMAND -h' for a command's flags.
+`
+
+const version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "node":
+		return cmdNode(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "fmt":
+		return cmdFmt(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tandem", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tandem: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
