@@ -322,10 +322,12 @@ func (n *Node) shutdown() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := n.deps.Coord.Release(ctx, n.cfg.Node.ID, n.m.Epoch()); err != nil {
+	if err := n.deps.Coord.Release(ctx, n.cfg.Node.ID, n.machine().Epoch()); err != nil {
 		n.log.Warn("lease release", "err", err)
 	}
+	n.mu.Lock()
 	n.m.Released()
+	n.mu.Unlock()
 }
 
 func (n *Node) replConfig(epoch uint64) repl.Config {
