@@ -535,6 +535,12 @@ func (r *reader) fail(err error) {
 }
 
 func (r *reader) uvarint() uint64 {
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		// Most values on the hot path (deltas, lengths) take one byte.
+		x := uint64(r.b[0])
+		r.b = r.b[1:]
+		return x
+	}
 	if r.err != nil {
 		return 0
 	}
@@ -548,6 +554,11 @@ func (r *reader) uvarint() uint64 {
 }
 
 func (r *reader) varint() int64 {
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		ux := int64(r.b[0])
+		r.b = r.b[1:]
+		return ux>>1 ^ -(ux & 1) // zig-zag
+	}
 	if r.err != nil {
 		return 0
 	}
