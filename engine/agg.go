@@ -46,6 +46,17 @@ type aggregator struct {
 	// track keeps the window's candidates for min and max so that removals
 	// work (Siddhi's trackFutureStates: sliding windows or expired output).
 	track bool
+	// col is the input column when the argument is a plain attribute, read
+	// directly instead of through arg; -1 otherwise.
+	col int
+}
+
+// argValue evaluates the argument.
+func (a *aggregator) argValue(f *frame) event.Value {
+	if a.col >= 0 {
+		return f.in[a.col]
+	}
+	return a.arg.val(f)
 }
 
 // aggState is the state of one aggregator for one group. Which fields are used
@@ -97,7 +108,7 @@ func (a *aggregator) add(st *aggState, f *frame) event.Value {
 		st.n++
 		return event.LongValue(st.n)
 	}
-	v := a.arg.val(f)
+	v := a.argValue(f)
 	if a.kind == aggDistinctCount {
 		// distinctCount has no null check in Siddhi: null is a value too.
 		if st.set == nil {
@@ -154,7 +165,7 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 		st.n--
 		return event.LongValue(st.n)
 	}
-	v := a.arg.val(f)
+	v := a.argValue(f)
 	if a.kind == aggDistinctCount {
 		k := distinctKey(v)
 		if c, ok := st.set[k]; ok {

@@ -26,6 +26,7 @@ type Runtime struct {
 	byName  map[string]*stream
 	ndef    int // number of defined streams
 	queries []*query
+	timed   []*query // the queries with a window, which may have timers
 	byQuery map[string]*query
 	shape   uint64 // fingerprint of the plan, checked by Restore
 
@@ -118,7 +119,7 @@ func (r *Runtime) Now() int64 { return r.clock }
 // first advances to max(clock, ts), firing the timers due by then, and then
 // the event runs through every query reading the stream. data is borrowed.
 func (r *Runtime) Send(id int, ts int64, data []event.Value) {
-	if id < 0 || id >= r.ndef {
+	if uint(id) >= uint(r.ndef) {
 		r.logError("send to unknown input", fmt.Errorf("engine: no input stream with id %d", id))
 		return
 	}
@@ -128,7 +129,11 @@ func (r *Runtime) Send(id int, ts int64, data []event.Value) {
 			s.schema.Name, len(s.schema.Attrs), len(data)))
 		return
 	}
-	r.Advance(ts)
+	if len(r.timed) > 0 {
+		r.Advance(ts)
+	} else if ts > r.clock {
+		r.clock = ts
+	}
 	r.one[0] = event.Event{Timestamp: ts, Data: data}
 	r.publishSafe(s, r.one[:])
 	r.one[0].Data = nil
@@ -157,10 +162,10 @@ func (r *Runtime) publish(s *stream, chunk []event.Event) {
 // Advance is a timer tick: the clock moves to max(clock, now) and every timer
 // due by then fires, in deadline order, each at its own deadline.
 func (r *Runtime) Advance(now int64) {
-	for {
+	for len(r.timed) > 0 {
 		var due *query
 		var at int64
-		for _, q := range r.queries {
+		for _, q := range r.timed {
 			if d, ok := q.deadline(); ok && d <= now && (due == nil || d < at) {
 				due, at = q, d
 			}
@@ -195,7 +200,7 @@ func (r *Runtime) fireSafe(q *query) {
 func (r *Runtime) NextDeadline() (int64, bool) {
 	var at int64
 	found := false
-	for _, q := range r.queries {
+	for _, q := range r.timed {
 		if d, ok := q.deadline(); ok && (!found || d < at) {
 			at, found = d, true
 		}

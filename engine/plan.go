@@ -93,6 +93,7 @@ type scope struct {
 	out     *event.Schema  // output attributes (having only)
 	aggs    *[]*aggregator // where aggregate calls are collected; nil: not allowed
 	sliding bool           // the query has a sliding window (min/max track removals)
+	used    []bool         // when set, marks the input attributes referenced
 	context string         // for messages: "filter", "select", ...
 }
 
@@ -123,34 +124,30 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	fmt.Fprintf(&p.shape, "q%d(", q.index)
 	failed := len(p.errs)
+	var spec *windowSpec
+	var postFilters []*ast.Handler
 	for _, h := range in.Handlers {
 		if h == nil {
 			continue
 		}
 		switch h.Kind {
 		case ast.FilterHandler:
-			sc.context = "filter"
-			c := p.compile(h.Filter, sc)
-			if c == nil {
+			if spec != nil {
+				postFilters = append(postFilters, h)
 				continue
 			}
-			if c.typ != event.Bool {
-				p.errorf(h.Filter.Position(), "filter condition must be bool, found %s", c.typ)
-				continue
-			}
-			f := &filter{cond: c.cond}
-			if q.win == nil {
+			if f := p.filter(h, sc); f != nil {
 				q.pre = append(q.pre, f)
-			} else {
-				q.post = append(q.post, f)
 			}
 		case ast.WindowHandler:
-			if q.win != nil {
+			if spec != nil {
 				p.errorf(h.Pos, "a query can have only one window")
 				continue
 			}
-			q.win = p.planWindow(h, src.schema)
-			if q.win == nil {
+			spec = p.planWindow(h)
+			if spec == nil {
+				// Keep planning the rest against the unwindowed input, so
+				// that its errors are reported too.
 				continue
 			}
 			sc.sliding = true
@@ -162,10 +159,41 @@ func (p *planner) planQuery(aq *ast.Query) {
 			p.errorf(h.Pos, "unknown stream function %s", name)
 		}
 	}
-	sel := p.planSelector(aq, sc)
+	// Everything after the window reads the events the window stores. Plan
+	// it once to learn which attributes it reads; when that is not all of
+	// them, the window stores only those (less to copy and to keep) and the
+	// rest is planned again against that narrower row.
+	sc.used = make([]bool, len(src.schema.Attrs))
+	post, sel := p.planAfterWindow(aq, postFilters, sc)
 	if sel == nil || len(p.errs) > failed {
 		return
 	}
+	if spec != nil {
+		var cols []int
+		for i, u := range sc.used {
+			if u {
+				cols = append(cols, i)
+			}
+		}
+		stored := src.schema
+		if len(cols) < len(src.schema.Attrs) {
+			stored = &event.Schema{Name: src.schema.Name}
+			for _, c := range cols {
+				stored.Attrs = append(stored.Attrs, src.schema.Attrs[c])
+			}
+			nsc := *sc
+			nsc.in, nsc.used = stored, nil
+			post, sel = p.planAfterWindow(aq, postFilters, &nsc)
+			if sel == nil || len(p.errs) > failed {
+				return
+			}
+		} else {
+			cols = nil
+		}
+		q.win = spec.build(stored, cols)
+		fmt.Fprintf(&p.shape, "%s%d/%d,", spec.name, spec.n, len(stored.Attrs))
+	}
+	q.post = post
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
@@ -199,9 +227,37 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	src.queries = append(src.queries, q)
 	r.queries = append(r.queries, q)
+	if q.win != nil {
+		r.timed = append(r.timed, q)
+	}
 	if q.name != "" {
 		r.byQuery[q.name] = q
 	}
+}
+
+// filter compiles a filter handler.
+func (p *planner) filter(h *ast.Handler, sc *scope) *filter {
+	sc.context = "filter"
+	c := p.compile(h.Filter, sc)
+	if c == nil {
+		return nil
+	}
+	if c.typ != event.Bool {
+		p.errorf(h.Filter.Position(), "filter condition must be bool, found %s", c.typ)
+		return nil
+	}
+	return &filter{cond: c.cond}
+}
+
+// planAfterWindow plans the filters after the window and the selector.
+func (p *planner) planAfterWindow(aq *ast.Query, filters []*ast.Handler, sc *scope) ([]*filter, *selector) {
+	var post []*filter
+	for _, h := range filters {
+		if f := p.filter(h, sc); f != nil {
+			post = append(post, f)
+		}
+	}
+	return post, p.planSelector(aq, sc)
 }
 
 // selItems returns the output attributes of a planned selector.
@@ -211,7 +267,7 @@ func selItems(aq *ast.Query, sc *scope, sel *selector) []event.Attribute {
 	}
 	attrs := make([]event.Attribute, len(sel.items))
 	for i, it := range aq.Select.Items {
-		attrs[i] = event.Attribute{Name: it.Name, Type: sel.items[i].typ}
+		attrs[i] = event.Attribute{Name: it.Name, Type: sel.items[i].e.typ}
 	}
 	return attrs
 }
@@ -246,7 +302,10 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 	sc.context = "select"
 	if aq.Select == nil || aq.Select.Star {
 		for i, a := range sc.in.Attrs {
-			sel.items = append(sel.items, varExpr(spaceIn, i, a.Type))
+			sel.items = append(sel.items, newSelItem(varExpr(spaceIn, i, a.Type)))
+			if sc.used != nil {
+				sc.used[i] = true
+			}
 		}
 		if aq.Select != nil && len(aq.Select.Items) > 0 {
 			p.errorf(aq.Select.Pos, "select * cannot be combined with other attributes")
@@ -274,7 +333,7 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 				continue
 			}
 			seen[it.Name] = true
-			sel.items = append(sel.items, c)
+			sel.items = append(sel.items, newSelItem(c))
 		}
 	}
 	sel.width = len(sel.items)
@@ -296,7 +355,7 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 			if !aq.Select.Star {
 				for i, it := range aq.Select.Items {
 					if i < len(sel.items) && it != nil {
-						outSchema.Attrs = append(outSchema.Attrs, event.Attribute{Name: it.Name, Type: sel.items[i].typ})
+						outSchema.Attrs = append(outSchema.Attrs, event.Attribute{Name: it.Name, Type: sel.items[i].e.typ})
 					}
 				}
 			}
@@ -324,8 +383,26 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 	return sel
 }
 
-// planWindow checks a window handler's arguments and builds the window.
-func (p *planner) planWindow(h *ast.Handler, in *event.Schema) window {
+// windowSpec is a checked window handler; build makes the window once the
+// planner knows which attributes it must store.
+type windowSpec struct {
+	name string
+	n    int64
+}
+
+// build makes the window storing the attributes cols of its input (all of
+// them when cols is nil); stored is the schema of the stored rows.
+func (w *windowSpec) build(stored *event.Schema, cols []int) window {
+	switch w.name {
+	case "length":
+		return newLengthWindow(int(w.n), stored, cols)
+	default:
+		return newTimeWindow(w.n, stored, cols)
+	}
+}
+
+// planWindow checks a window handler's arguments.
+func (p *planner) planWindow(h *ast.Handler) *windowSpec {
 	name := strings.ToLower(h.Name)
 	if h.Namespace != "" {
 		p.errorf(h.Pos, "unknown window %s:%s", h.Namespace, h.Name)
@@ -341,8 +418,7 @@ func (p *planner) planWindow(h *ast.Handler, in *event.Schema) window {
 			p.errorf(h.Pos, "window.length needs a positive length, found %d", n)
 			return nil
 		}
-		fmt.Fprintf(&p.shape, "length%d,", n)
-		return newLengthWindow(int(n), in)
+		return &windowSpec{name: name, n: n}
 	case "time":
 		n, ok := p.constArg(h, "time", event.Long)
 		if !ok {
@@ -352,8 +428,7 @@ func (p *planner) planWindow(h *ast.Handler, in *event.Schema) window {
 			p.errorf(h.Pos, "window.time needs a positive duration, found %d", n)
 			return nil
 		}
-		fmt.Fprintf(&p.shape, "time%d,", n)
-		return newTimeWindow(n, in)
+		return &windowSpec{name: name, n: n}
 	}
 	p.errorf(h.Pos, "unknown window %s", h.Name)
 	return nil
@@ -449,6 +524,9 @@ func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
 		p.errorf(v.Pos, "stream %s has no attribute %s", sc.in.Name, v.Name)
 		return nil
 	}
+	if sc.used != nil {
+		sc.used[i] = true
+	}
 	return varExpr(spaceIn, i, sc.in.Attrs[i].Type)
 }
 
@@ -519,7 +597,7 @@ func (p *planner) aggregate(c *ast.Call, kind aggKind, sc *scope) *expr {
 		p.errorf(c.Pos, "aggregate %s is not allowed in %s", c.Name, sc.context)
 		return nil
 	}
-	a := &aggregator{kind: kind}
+	a := &aggregator{kind: kind, col: -1}
 	argType := event.Null
 	switch {
 	case kind == aggCount && len(c.Args) == 0:
@@ -533,6 +611,9 @@ func (p *planner) aggregate(c *ast.Call, kind aggKind, sc *scope) *expr {
 			return nil
 		}
 		argType = a.arg.typ
+		if a.arg.isVar && a.arg.sp == spaceIn {
+			a.col = a.arg.col
+		}
 	default:
 		p.errorf(c.Pos, "%s takes one argument, found %d", c.Name, len(c.Args))
 		return nil

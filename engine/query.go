@@ -144,7 +144,7 @@ func (f *filter) process(in []event.Event) []event.Event {
 // selector is the select clause: projection, aggregation with optional group
 // by, having, and the choice of current and expired events.
 type selector struct {
-	items   []*expr // one per output attribute
+	items   []selItem // one per output attribute
 	width   int
 	aggs    []*aggregator
 	groupBy []*expr
@@ -295,13 +295,44 @@ func (s *selector) aggregate(expired bool) {
 
 // project evaluates the output attributes for event e into row.
 func (s *selector) project(row []event.Value, e *event.Event) {
-	for k, it := range s.items {
-		if it.isVar && it.sp == spaceIn {
+	for k := range s.items {
+		switch it := &s.items[k]; it.src {
+		case fromIn:
 			row[k] = e.Data[it.col]
-		} else {
-			row[k] = it.val(&s.fr)
+		case fromAgg:
+			row[k] = s.aggv[it.col]
+		default:
+			row[k] = it.e.val(&s.fr)
 		}
 	}
+}
+
+// selItem is one output attribute. Plain attributes and aggregate results
+// are copied without calling the compiled expression.
+type selItem struct {
+	src uint8
+	col int
+	e   *expr
+}
+
+const (
+	fromExpr uint8 = iota
+	fromIn
+	fromAgg
+)
+
+func newSelItem(e *expr) selItem {
+	it := selItem{e: e}
+	if e.isVar {
+		it.col = e.col
+		switch e.sp {
+		case spaceIn:
+			it.src = fromIn
+		case spaceAgg:
+			it.src = fromAgg
+		}
+	}
+	return it
 }
 
 // pendingSlot returns the output slot of the current group key (s.key) in

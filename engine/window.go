@@ -19,25 +19,23 @@ type window interface {
 	readState(d *decoder) error
 }
 
-// ring is a FIFO of stored events. Each slot owns a Data slice that is reused,
-// so a window in steady state allocates nothing. Slots freed during one call
-// are not reused until the next call (see reserve), so expired events handed
-// downstream stay intact while the chunk is processed.
+// ring is a FIFO of stored rows in flat arrays: timestamps in ts, values
+// in vals, width values per slot. A window in steady state allocates
+// nothing. Slots freed during one call are not reused until the next call
+// (see reserve), so expired rows handed downstream stay intact while the
+// chunk is processed.
 type ring struct {
-	slots []slot
+	ts    []int64
+	vals  []event.Value
 	head  int
 	n     int
 	width int
-	types []event.Type // the schema, to validate restored rows
+	cols  []int        // the input attributes stored, in order; nil: all
+	types []event.Type // the stored schema, to validate restored rows
 }
 
-type slot struct {
-	ts   int64
-	data []event.Value
-}
-
-func newRing(in *event.Schema, capacity int) ring {
-	r := ring{width: len(in.Attrs)}
+func newRing(in *event.Schema, cols []int, capacity int) ring {
+	r := ring{width: len(in.Attrs), cols: cols}
 	for _, a := range in.Attrs {
 		r.types = append(r.types, a.Type)
 	}
@@ -48,62 +46,74 @@ func newRing(in *event.Schema, capacity int) ring {
 // reserve makes room for k insertions that will not overwrite any slot
 // currently stored or freed later in the same call.
 func (r *ring) reserve(k int) {
-	if len(r.slots)-r.n < k {
-		r.grow(max(2*len(r.slots), r.n+k))
+	if len(r.ts)-r.n < k {
+		r.grow(max(2*len(r.ts), r.n+k))
 	}
 }
 
 func (r *ring) grow(capacity int) {
-	if capacity < 1 {
-		capacity = 1
-	}
-	slots := make([]slot, capacity)
+	capacity = max(capacity, 1)
+	ts := make([]int64, capacity)
+	vals := make([]event.Value, capacity*r.width)
 	for i := 0; i < r.n; i++ {
-		slots[i] = r.slots[r.idx(i)]
+		k := r.idx(i)
+		ts[i] = r.ts[k]
+		copy(vals[i*r.width:(i+1)*r.width], r.vals[k*r.width:(k+1)*r.width])
 	}
-	// Keep the free slots' buffers too, then back the new ones with one array.
-	j := r.n
-	for i := r.n; i < len(r.slots); i++ {
-		slots[j] = r.slots[r.idx(i)]
-		j++
-	}
-	backing := make([]event.Value, (capacity-j)*r.width)
-	for ; j < capacity; j++ {
-		slots[j].data, backing = backing[:r.width:r.width], backing[r.width:]
-	}
-	r.slots, r.head = slots, 0
+	r.ts, r.vals, r.head = ts, vals, 0
 }
 
 func (r *ring) idx(i int) int {
 	i += r.head
-	if i >= len(r.slots) {
-		i -= len(r.slots)
+	if i >= len(r.ts) {
+		i -= len(r.ts)
 	}
 	return i
 }
 
-// push stores a copy of e and returns the stored slot.
-func (r *ring) push(ts int64, data []event.Value) *slot {
-	s := &r.slots[r.idx(r.n)]
-	s.ts = ts
-	copy(s.data, data)
-	r.n++
-	return s
+// row returns the values of slot k.
+func (r *ring) row(k int) []event.Value {
+	return r.vals[k*r.width : (k+1)*r.width : (k+1)*r.width]
 }
 
-func (r *ring) pop() *slot {
-	s := &r.slots[r.head]
+// push stores a copy of the input row data (of the columns the ring keeps)
+// and returns the stored row.
+func (r *ring) push(ts int64, data []event.Value) []event.Value {
+	k := r.idx(r.n)
+	r.ts[k] = ts
+	row := r.row(k)
+	if r.cols == nil {
+		copy(row, data)
+	} else {
+		for j, c := range r.cols {
+			row[j] = data[c]
+		}
+	}
+	r.n++
+	return row
+}
+
+// pushStored stores a row that already has the ring's width.
+func (r *ring) pushStored(ts int64, row []event.Value) {
+	k := r.idx(r.n)
+	r.ts[k] = ts
+	copy(r.row(k), row)
+	r.n++
+}
+
+// pop removes the oldest row and returns it.
+func (r *ring) pop() []event.Value {
+	k := r.head
 	r.head++
-	if r.head == len(r.slots) {
+	if r.head == len(r.ts) {
 		r.head = 0
 	}
 	r.n--
-	return s
+	return r.row(k)
 }
 
-func (r *ring) peek() *slot { return &r.slots[r.head] }
-
-func (r *ring) at(i int) *slot { return &r.slots[r.idx(i)] }
+// headTS returns the timestamp of the oldest row; the ring must not be empty.
+func (r *ring) headTS() int64 { return r.ts[r.head] }
 
 func (r *ring) clear() { r.head, r.n = 0, 0 }
 
@@ -111,9 +121,9 @@ func (r *ring) appendState(b []byte) ([]byte, error) {
 	b = appendUvarint(b, uint64(r.n))
 	var err error
 	for i := 0; i < r.n; i++ {
-		s := r.at(i)
-		b = appendVarint(b, s.ts)
-		if b, err = event.AppendValues(b, s.data); err != nil {
+		k := r.idx(i)
+		b = appendVarint(b, r.ts[k])
+		if b, err = event.AppendValues(b, r.row(k)); err != nil {
 			return b, err
 		}
 	}
@@ -134,7 +144,7 @@ func (r *ring) readState(d *decoder) error {
 			}
 		}
 		if d.err == nil {
-			r.push(ts, row)
+			r.pushStored(ts, row)
 		}
 	}
 	return d.err
@@ -149,8 +159,8 @@ type lengthWindow struct {
 	out  []event.Event
 }
 
-func newLengthWindow(size int, in *event.Schema) *lengthWindow {
-	return &lengthWindow{size: size, buf: newRing(in, min(size+1, 1024))}
+func newLengthWindow(size int, stored *event.Schema, cols []int) *lengthWindow {
+	return &lengthWindow{size: size, buf: newRing(stored, cols, min(size+1, 1024))}
 }
 
 func (w *lengthWindow) process(in []event.Event, now int64) []event.Event {
@@ -159,11 +169,9 @@ func (w *lengthWindow) process(in []event.Event, now int64) []event.Event {
 	for i := range in {
 		e := &in[i]
 		if w.buf.n >= w.size {
-			old := w.buf.pop()
-			out = append(out, event.Event{Timestamp: now, Data: old.data, Expired: true})
+			out = append(out, event.Event{Timestamp: now, Data: w.buf.pop(), Expired: true})
 		}
-		s := w.buf.push(e.Timestamp, e.Data)
-		out = append(out, event.Event{Timestamp: e.Timestamp, Data: s.data})
+		out = append(out, event.Event{Timestamp: e.Timestamp, Data: w.buf.push(e.Timestamp, e.Data)})
 	}
 	w.out = out
 	return out
@@ -193,18 +201,13 @@ type timeWindow struct {
 	out  []event.Event
 }
 
-func newTimeWindow(span int64, in *event.Schema) *timeWindow {
-	return &timeWindow{span: span, buf: newRing(in, 64)}
+func newTimeWindow(span int64, stored *event.Schema, cols []int) *timeWindow {
+	return &timeWindow{span: span, buf: newRing(stored, cols, 64)}
 }
 
 func (w *timeWindow) expire(out []event.Event, now int64) []event.Event {
-	for w.buf.n > 0 {
-		s := w.buf.peek()
-		if s.ts > now-w.span {
-			break
-		}
-		w.buf.pop()
-		out = append(out, event.Event{Timestamp: now, Data: s.data, Expired: true})
+	for w.buf.n > 0 && w.buf.headTS() <= now-w.span {
+		out = append(out, event.Event{Timestamp: now, Data: w.buf.pop(), Expired: true})
 	}
 	return out
 }
@@ -215,8 +218,7 @@ func (w *timeWindow) process(in []event.Event, now int64) []event.Event {
 	for i := range in {
 		e := &in[i]
 		out = w.expire(out, now)
-		s := w.buf.push(e.Timestamp, e.Data)
-		out = append(out, event.Event{Timestamp: e.Timestamp, Data: s.data})
+		out = append(out, event.Event{Timestamp: e.Timestamp, Data: w.buf.push(e.Timestamp, e.Data)})
 	}
 	w.out = out
 	return out
@@ -231,7 +233,7 @@ func (w *timeWindow) deadline() (int64, bool) {
 	if w.buf.n == 0 {
 		return 0, false
 	}
-	return w.buf.peek().ts + w.span, true
+	return w.buf.headTS() + w.span, true
 }
 
 func (w *timeWindow) appendState(b []byte) ([]byte, error) { return w.buf.appendState(b) }
