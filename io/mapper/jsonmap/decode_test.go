@@ -3,7 +3,6 @@ package jsonmap
 import (
 	"errors"
 	"math"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -98,14 +97,7 @@ func rowsEqual(a, b [][]event.Value) bool {
 			return false
 		}
 		for j := range a[i] {
-			x, y := a[i][j], b[i][j]
-			if x.Type() == event.Object || y.Type() == event.Object {
-				if x.Type() != y.Type() || !reflect.DeepEqual(x.Obj(), y.Obj()) {
-					return false
-				}
-				continue
-			}
-			if !x.Equal(y) {
+			if !a[i][j].Equal(b[i][j]) {
 				return false
 			}
 		}
@@ -233,58 +225,29 @@ func TestDecodeMissingAllowed(t *testing.T) {
 }
 
 func TestDecodeEventAttribute(t *testing.T) {
-	// A stream with an attribute named "event" reads objects as bare, so
-	// {"event": ...} is that attribute, not Siddhi's wrapper.
+	// A stream may have an attribute named "event": it takes the key's value
+	// unless that is an object, which is always Siddhi's wrapper.
 	s := &event.Schema{Name: "S", Attrs: []event.Attribute{
-		{Name: "event", Type: event.Object},
+		{Name: "event", Type: event.String},
 		{Name: "n", Type: event.Long},
 	}}
 	d := mustDecoder(t, s, nil)
-	got, err := d.Decode([]byte(`{"event":{"n":1,"a":[true,null,"s",1.5,-2,{}]},"n":2}`))
+	got, err := d.Decode([]byte(`[{"event":"x","n":2},{"n":3,"event":null},{"event":{"event":"y","n":4}},{"event":"z","event":{"event":"w","n":5}}]`))
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}
-	obj := map[string]any{"n": int64(1), "a": []any{true, nil, "s", 1.5, int64(-2), map[string]any{}}}
-	want := [][]event.Value{{event.ObjectValue(obj), event.LongValue(2)}}
+	want := [][]event.Value{
+		{event.StringValue("x"), event.LongValue(2)},
+		{{}, event.LongValue(3)},
+		{event.StringValue("y"), event.LongValue(4)},
+		{event.StringValue("w"), event.LongValue(5)},
+	}
 	if !rowsEqual(got, want) {
-		t.Errorf("Decode = %#v, want %#v", got[0][0].Obj(), obj)
+		t.Errorf("Decode = %v, want %v", got, want)
 	}
-
-	s2 := &event.Schema{Name: "S", Attrs: []event.Attribute{{Name: "event", Type: event.String}}}
-	got, err = mustDecoder(t, s2, nil).Decode([]byte(`{"event":"x"}`))
-	if err != nil || !rowsEqual(got, [][]event.Value{{event.StringValue("x")}}) {
-		t.Errorf("Decode = %v, %v; want [[x]]", got, err)
-	}
-}
-
-func TestDecodeObjectAttribute(t *testing.T) {
-	s := &event.Schema{Name: "S", Attrs: []event.Attribute{{Name: "o", Type: event.Object}}}
-	d := mustDecoder(t, s, nil)
-	tests := []struct {
-		body string
-		want any
-	}{
-		{`{"o":null}`, nil},
-		{`{"o":"s\n"}`, "s\n"},
-		{`{"o":12}`, int64(12)},
-		{`{"o":99999999999999999999}`, 1e20},
-		{`{"o":-1.5e3}`, -1500.0},
-		{`{"o":false}`, false},
-		{`{"o":[]}`, []any{}},
-		{`{"o":{"k\"":{"x":[1]}}}`, map[string]any{`k"`: map[string]any{"x": []any{int64(1)}}}},
-	}
-	for _, tc := range tests {
-		got, err := d.Decode([]byte(tc.body))
-		if err != nil {
-			t.Errorf("Decode(%s): %v", tc.body, err)
-			continue
-		}
-		if v := got[0][0]; !reflect.DeepEqual(v.Obj(), tc.want) || (tc.want == nil) != v.IsNull() {
-			t.Errorf("Decode(%s) = %#v, want %#v", tc.body, v.Obj(), tc.want)
-		}
-	}
-	if _, err := d.Decode([]byte(`{"o":1e999}`)); err == nil || !strings.Contains(err.Error(), "number 1e999 out of range") {
-		t.Errorf("Decode(1e999) error = %v, want out of range", err)
+	_, err = d.Decode([]byte(`{"event":{"event":{},"n":2}}`))
+	if err == nil || !strings.Contains(err.Error(), `attribute "event": expected string, got an object`) {
+		t.Errorf("object inside the wrapper: %v", err)
 	}
 }
 
@@ -320,6 +283,7 @@ func TestNewDecoderErrors(t *testing.T) {
 		{"nil schema", nil, source.MapSpec{}, "no stream schema"},
 		{"duplicate attr", &event.Schema{Name: "S", Attrs: []event.Attribute{{Name: "a", Type: event.Int}, {Name: "a", Type: event.Long}}}, source.MapSpec{}, `duplicate attribute "a"`},
 		{"null type", &event.Schema{Name: "S", Attrs: []event.Attribute{{Name: "a", Type: event.Null}}}, source.MapSpec{}, `unsupported type null`},
+		{"object type", &event.Schema{Name: "S", Attrs: []event.Attribute{{Name: "o", Type: event.Object}}}, source.MapSpec{}, `attribute "o" has type object, which a source cannot supply`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,13 +6,14 @@
 // or the bare attribute object {"a": 1}. Values must match the stream's
 // attribute types exactly: int and long take integral JSON numbers in range,
 // float and double take any JSON number, string takes strings, bool takes
-// true and false, object takes any JSON value, and null is null for every type.
+// true and false, and null is null for every type. Streams with object
+// attributes cannot be decoded: the app's input log cannot store objects.
 // Keys that are not attributes are ignored; a missing attribute is an error
 // unless @map(fail.on.missing.attribute='false') makes it null.
 //
 // An object is read as the {"event": ...} wrapper when it has an "event" key
-// whose value is an object and the stream has no attribute named "event";
-// then its other keys are ignored.
+// whose value is an object (no attribute can take an object, so this is never
+// ambiguous); its other keys are then ignored.
 //
 // Output (@sink ... @map(type='json')): an event becomes {"event":{"a":1,...}}
 // with the attributes in stream order and floats printed as Siddhi prints them
