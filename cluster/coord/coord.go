@@ -37,7 +37,7 @@ type Member struct {
 
 // Lease is the leader lease of the group.
 type Lease struct {
-	Holder string    // node id, "" if never held
+	Holder string    // node id, "" if never held; kept after expiry and Release
 	Epoch  uint64    // incremented on every change of holder
 	Expiry time.Time // on the store clock
 	Valid  bool      // not expired by the store clock at the time of reading
@@ -54,11 +54,19 @@ type Coordinator interface {
 	// Acquire takes the lease for node if it is free, expired, or already held by
 	// node, for ttl on the store clock. A change of holder increments the epoch.
 	// It returns the lease as it stands after the attempt and whether node holds it.
+	//
+	// The epoch changes only with the holder: a node that takes back its own
+	// expired or released lease keeps the epoch, as nobody held it in between.
+	// Epochs never decrease, across restarts of nodes and of the store.
 	Acquire(ctx context.Context, node string, ttl time.Duration) (Lease, bool, error)
 	// Renew extends a lease node holds at epoch; false means it no longer does.
+	// An expired lease cannot be renewed, even if nobody took it: the node must
+	// Acquire again, which tells it whether the epoch moved on.
 	Renew(ctx context.Context, node string, epoch uint64, ttl time.Duration) (bool, error)
 	// Release gives up a lease node holds at epoch, so a successor need not wait
-	// for it to expire (graceful shutdown and handover).
+	// for it to expire (graceful shutdown and handover). It ends the lease now
+	// on the store clock; releasing a lease node does not hold at epoch is a
+	// no-op, so a stale holder cannot end its successor's lease.
 	Release(ctx context.Context, node string, epoch uint64) error
 	// Lease reads the current lease.
 	Lease(ctx context.Context) (Lease, error)
