@@ -167,7 +167,9 @@ type Reject struct {
 
 // Entries carries consecutive log entries of one app, plus the active's
 // per-sink published positions, which the passive keeps to suppress
-// duplicate outputs after a failover.
+// duplicate outputs after a failover. An Entries with no entries only
+// reports positions. The codec does not check that LSNs are dense or
+// increasing; the receiver does, as it must anyway to ack contiguously.
 type Entries struct {
 	Epoch     uint64
 	App       string
