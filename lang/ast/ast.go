@@ -23,12 +23,20 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 // Node is implemented by every syntax tree node.
 type Node interface{ Position() Pos }
 
-// App is one parsed SiddhiQL app.
+// App is one parsed SiddhiQL app. Each kind of element has its own list;
+// Body holds all of them in source order.
 type App struct {
-	File        string // file name used in error messages
-	Annotations []*Annotation
-	Streams     []*StreamDef
-	Queries     []*Query
+	File         string // file name used in error messages
+	Annotations  []*Annotation
+	Streams      []*StreamDef
+	Queries      []*Query // top-level queries; a partition's queries are in Partitions
+	Tables       []*TableDef
+	Windows      []*WindowDef
+	Triggers     []*TriggerDef
+	Aggregations []*AggregationDef
+	Functions    []*FunctionDef
+	Partitions   []*Partition
+	Body         []Node // every definition, query and partition in source order
 }
 
 // Name returns the value of @app:name, or "" when absent.
@@ -117,13 +125,14 @@ type AttrDef struct {
 	Type event.Type
 }
 
-// Query is `from <input> select <selector> <output>`.
+// Query is `from <input> select <selector> [output rate] <output>`.
 type Query struct {
 	Pos         Pos
 	Annotations []*Annotation
 	Input       Input
 	Select      *Selector
 	Output      *Output
+	Rate        *OutputRate // nil when the query has no output clause
 }
 
 func (q *Query) Position() Pos { return q.Pos }
@@ -139,19 +148,42 @@ func (q *Query) Name() string {
 	return ""
 }
 
-// Input is the source of a query. Only *StreamInput exists so far; joins,
-// patterns and sequences will add their own node types.
+// Input is the source of a query: *StreamInput, *JoinInput, *StateInput
+// (patterns and sequences) or *AnonymousInput.
 type Input interface {
 	Node
 	inputNode()
 }
 
 // StreamInput is `Stream[filter]#window.name(args)#...` over one stream.
+// It is also a join side, and (without a window) the source of a pattern or
+// sequence state.
 type StreamInput struct {
 	Pos      Pos
 	Stream   string
 	Alias    string // `as alias`, or ""
 	Handlers []*Handler
+	Inner    bool // `#Stream`: an inner stream of a partition
+	Fault    bool // `!Stream`: the fault stream of Stream
+}
+
+// Window returns the window handler, or nil.
+func (s *StreamInput) Window() *Handler {
+	for _, h := range s.Handlers {
+		if h.Kind == WindowHandler {
+			return h
+		}
+	}
+	return nil
+}
+
+// Ref returns the name the input's attributes are qualified with: the alias
+// when there is one, else the stream name.
+func (s *StreamInput) Ref() string {
+	if s.Alias != "" {
+		return s.Alias
+	}
+	return s.Stream
 }
 
 func (s *StreamInput) Position() Pos { return s.Pos }
@@ -171,20 +203,30 @@ type Handler struct {
 	Pos       Pos
 	Kind      HandlerKind
 	Filter    Expr   // FilterHandler
-	Namespace string // FunctionHandler; "" for core functions
+	Namespace string // FunctionHandler, WindowHandler; "" for core ones
 	Name      string // WindowHandler, FunctionHandler
 	Args      []Expr
 }
 
 func (h *Handler) Position() Pos { return h.Pos }
 
-// Selector is the select clause with grouping.
+// Selector is the select clause with grouping, ordering and paging.
 type Selector struct {
 	Pos     Pos
 	Star    bool // select *  (or no select clause)
 	Items   []*OutputAttr
 	GroupBy []*Variable
 	Having  Expr
+	OrderBy []*OrderItem
+	Limit   Expr // nil when absent
+	Offset  Expr // nil when absent
+}
+
+// OrderItem is one `attr [asc|desc]` of an order by clause.
+type OrderItem struct {
+	Pos  Pos
+	Var  *Variable
+	Desc bool
 }
 
 // OutputAttr is `expr as name`; Name is set by the parser to the variable name
@@ -204,11 +246,37 @@ const (
 	AllEvents
 )
 
-// Output is `insert [current|expired|all events] into Stream`.
+// OutputAction is what a query does with its output events.
+type OutputAction int
+
+const (
+	InsertOutput         OutputAction = iota // insert into Stream
+	DeleteOutput                             // delete Table on cond
+	UpdateOutput                             // update Table set ... on cond
+	UpdateOrInsertOutput                     // update or insert into Table set ... on cond
+	ReturnOutput                             // return (inner queries of partitions, anonymous streams)
+)
+
+// Output is `insert [current|expired|all events] into Stream`, or one of the
+// other actions: `delete T [for events] on cond`, `update T [for events] set
+// ... on cond`, `update or insert into T [for events] set ... on cond`,
+// `return [events]`. Stream is "" for return.
 type Output struct {
 	Pos    Pos
 	Events EventKind
 	Stream string
+	Action OutputAction
+	On     Expr         // delete, update, update or insert
+	Set    []*SetAssign // update, update or insert
+	Inner  bool         // `#Stream`: an inner stream of a partition
+	Fault  bool         // `!Stream`: a fault stream
+}
+
+// SetAssign is one `Table.attr = expr` of a set clause.
+type SetAssign struct {
+	Pos   Pos
+	Attr  *Variable
+	Value Expr
 }
 
 // Expr is an expression node.

@@ -2,50 +2,31 @@ package parser
 
 import (
 	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/tandem-stream/tandem/lang/ast"
+	"github.com/tandem-stream/tandem/lang/internal/asttest"
 )
 
-// conformanceDir is where Siddhi's recorded test cases live, beside the
-// repository; TANDEM_CONFORMANCE overrides it.
-func conformanceDir() string {
-	if d := os.Getenv("TANDEM_CONFORMANCE"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "conformance")
-}
-
-// conformanceApps returns the app texts of every conformance case, or nil
-// when the cases are not there.
+// conformanceApps returns the app texts and on-demand queries of every
+// conformance case, or nil when the cases are not there.
 func conformanceApps(tb testing.TB) []string {
 	tb.Helper()
-	files, _ := filepath.Glob(filepath.Join(conformanceDir(), "*.json"))
-	var apps []string
-	for _, f := range files {
-		if filepath.Base(f) == "index.json" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var cases []struct {
-			App string `json:"app"`
-		}
-		if err := json.Unmarshal(b, &cases); err != nil {
-			tb.Fatalf("%s: %v", f, err)
-		}
-		for _, c := range cases {
-			apps = append(apps, c.App)
+	cases, err := asttest.LoadCases(asttest.ConformanceDir(2))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var srcs []string
+	for _, c := range cases {
+		srcs = append(srcs, c.App)
+		for _, in := range c.Inputs {
+			if in.Query != "" {
+				srcs = append(srcs, in.Query)
+			}
 		}
 	}
-	return apps
+	return srcs
 }
 
 func FuzzParse(f *testing.F) {
@@ -98,30 +79,4 @@ func checkPos(t *testing.T, src []byte, p ast.Pos, what string) {
 	}
 }
 
-// forEachPos calls fn with every ast.Pos in the tree rooted at v.
-func forEachPos(v any, fn func(ast.Pos)) {
-	var walk func(reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer, reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem())
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		case reflect.Struct:
-			if v.Type() == posType {
-				fn(v.Interface().(ast.Pos))
-				return
-			}
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		}
-	}
-	walk(reflect.ValueOf(v))
-}
+func forEachPos(v any, fn func(ast.Pos)) { asttest.ForEachPos(v, fn) }

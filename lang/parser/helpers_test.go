@@ -2,52 +2,14 @@ package parser
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/lang/internal/asttest"
 	"github.com/tandem-stream/tandem/lang/ast"
 )
 
-var posType = reflect.TypeOf(ast.Pos{})
-
-// clearPos zeroes every ast.Pos reachable from v so that trees can be compared
-// by shape; positions have their own tests.
-func clearPos(v any) {
-	seen := map[uintptr]bool{}
-	var walk func(reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Pointer:
-			if v.IsNil() || seen[v.Pointer()] {
-				return
-			}
-			seen[v.Pointer()] = true
-			walk(v.Elem())
-		case reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem())
-			}
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		case reflect.Struct:
-			if v.Type() == posType {
-				if v.CanSet() {
-					v.Set(reflect.Zero(posType))
-				}
-				return
-			}
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					walk(v.Field(i))
-				}
-			}
-		}
-	}
-	walk(reflect.ValueOf(v))
-}
+func clearPos(v any) { asttest.ClearPos(v) }
 
 // sexpr renders an expression as a fully parenthesised S-expression, which
 // makes precedence visible in test tables.

@@ -44,6 +44,15 @@ func ParseExpr(file string, src []byte) (x ast.Expr, err error) {
 	return x, p.errs.Err()
 }
 
+// ParseOnDemand parses an on-demand (store) query such as
+// `from T on price > 10 select *` or `delete T on T.id == 1`.
+func ParseOnDemand(file string, src []byte) (q *ast.OnDemandQuery, err error) {
+	p := newParser(file, src)
+	defer p.recoverAtBoundary(&err)
+	q = p.onDemand()
+	return q, p.errs.Err()
+}
+
 type parser struct {
 	file  string
 	sc    *scanner
@@ -247,10 +256,18 @@ func (p *parser) statement(app *ast.App) {
 	}
 	switch {
 	case p.isKw("define"):
+		if len(app.Queries) > 0 || len(app.Partitions) > 0 {
+			p.fail(p.tok.pos, "definitions must come before queries and partitions")
+		}
 		p.definition(app, rest)
 	case p.isKw("from"):
 		q := p.query(rest)
 		app.Queries = append(app.Queries, q)
+		app.Body = append(app.Body, q)
+	case p.isKw("partition"):
+		pt := p.partition(rest)
+		app.Partitions = append(app.Partitions, pt)
+		app.Body = append(app.Body, pt)
 	default:
 		p.errorExpected("'define', 'from' or 'partition'")
 	}
@@ -374,15 +391,148 @@ func (p *parser) propertyName() string {
 func (p *parser) definition(app *ast.App, anns []*ast.Annotation) {
 	pos := p.expectKw("define")
 	switch {
-	case p.isKw("stream"):
-		p.next()
+	case p.gotKw("stream"):
 		d := &ast.StreamDef{Pos: pos, Annotations: anns}
 		d.Name, _ = p.name("stream name")
 		d.Attrs = p.attrDefs()
 		app.Streams = append(app.Streams, d)
+		app.Body = append(app.Body, d)
+	case p.gotKw("table"):
+		d := &ast.TableDef{Pos: pos, Annotations: anns}
+		d.Name, _ = p.name("table name")
+		d.Attrs = p.attrDefs()
+		app.Tables = append(app.Tables, d)
+		app.Body = append(app.Body, d)
+	case p.gotKw("window"):
+		d := p.windowDef(pos, anns)
+		app.Windows = append(app.Windows, d)
+		app.Body = append(app.Body, d)
+	case p.gotKw("trigger"):
+		p.noAnnotations(anns, "a trigger")
+		d := p.triggerDef(pos)
+		app.Triggers = append(app.Triggers, d)
+		app.Body = append(app.Body, d)
+	case p.gotKw("aggregation"):
+		d := p.aggregationDef(pos, anns)
+		app.Aggregations = append(app.Aggregations, d)
+		app.Body = append(app.Body, d)
+	case p.gotKw("function"):
+		p.noAnnotations(anns, "a function")
+		d := p.functionDef(pos)
+		app.Functions = append(app.Functions, d)
+		app.Body = append(app.Body, d)
 	default:
 		p.errorExpected("'stream', 'table', 'window', 'trigger', 'aggregation' or 'function'")
 	}
+}
+
+func (p *parser) noAnnotations(anns []*ast.Annotation, what string) {
+	if len(anns) > 0 {
+		p.failf(anns[0].Pos, "annotations are not allowed on %s definition", what)
+	}
+}
+
+// windowDef parses the rest of `define window W (attrs) fn(args) [output
+// <events>]`.
+func (p *parser) windowDef(pos ast.Pos, anns []*ast.Annotation) *ast.WindowDef {
+	d := &ast.WindowDef{Pos: pos, Annotations: anns, Events: ast.AllEvents}
+	d.Name, _ = p.name("window name")
+	d.Attrs = p.attrDefs()
+	h := &ast.Handler{Pos: p.tok.pos, Kind: ast.WindowHandler}
+	h.Namespace, h.Name, h.Args = p.functionOperation()
+	d.Window = h
+	if p.gotKw("output") {
+		d.Events = p.eventKind(-1)
+		if d.Events < 0 {
+			p.errorExpected("'all events', 'expired events' or 'current events'")
+		}
+	}
+	return d
+}
+
+// triggerDef parses the rest of `define trigger T at every <time>` or
+// `define trigger T at 'start' | '<cron>'`.
+func (p *parser) triggerDef(pos ast.Pos) *ast.TriggerDef {
+	d := &ast.TriggerDef{Pos: pos}
+	d.Name, _ = p.name("trigger name")
+	p.expectKw("at")
+	switch {
+	case p.gotKw("every"):
+		d.Every = p.timeConst("after 'every'")
+	case p.tok.kind == tString:
+		d.At, d.AtPos = p.tok.lit, p.tok.pos
+		p.next()
+	default:
+		p.errorExpected("'every <time>', 'start' or a cron expression")
+	}
+	return d
+}
+
+// aggregationDef parses the rest of `define aggregation A from S select ...
+// [group by ...] aggregate [by attr] every <durations>`.
+func (p *parser) aggregationDef(pos ast.Pos, anns []*ast.Annotation) *ast.AggregationDef {
+	d := &ast.AggregationDef{Pos: pos, Annotations: anns}
+	d.Name, _ = p.name("aggregation name")
+	p.expectKw("from")
+	d.Input = p.streamSource(true)
+	if !p.isKw("select") {
+		p.errorExpected("'select'")
+	}
+	d.Select = p.selector(false)
+	p.expectKw("aggregate")
+	if p.gotKw("by") {
+		d.AggregateBy = p.attrRef("attribute to aggregate by")
+	}
+	p.expectKw("every")
+	first := p.duration()
+	switch {
+	case p.got(tTripleDot):
+		lastTok := p.tok
+		last := p.duration()
+		if last < first {
+			p.failf(lastTok.pos, "aggregation range %s...%s runs backwards", first, last)
+		}
+		d.Range = true
+		for g := first; g <= last; g++ {
+			d.Every = append(d.Every, g)
+		}
+	default:
+		d.Every = append(d.Every, first)
+		for p.got(tComma) {
+			d.Every = append(d.Every, p.duration())
+		}
+	}
+	return d
+}
+
+// duration parses an aggregation granularity: sec, min, hour, day, week,
+// month or year (singular or plural, like time units).
+func (p *parser) duration() ast.Duration {
+	switch r := timeUnit(p.tok); {
+	case r >= 0 && r < len(timeUnits)-1:
+		p.next()
+		// timeUnits runs from years down to seconds; Duration runs upwards.
+		return ast.Duration(len(timeUnits) - 2 - r)
+	}
+	p.errorExpected("aggregation duration (sec, min, hour, day, week, month or year)")
+	return 0
+}
+
+// functionDef parses the rest of `define function f[lang] return type {body}`.
+func (p *parser) functionDef(pos ast.Pos) *ast.FunctionDef {
+	d := &ast.FunctionDef{Pos: pos}
+	d.Name, _ = p.name("function name")
+	p.expect(tLBrack)
+	d.Language, _ = p.name("script language")
+	p.expect(tRBrack)
+	p.expectKw("return")
+	d.ReturnType = p.attrType()
+	if p.tok.kind != tScript {
+		p.errorExpected("function body in braces")
+	}
+	d.Body = p.tok.lit
+	p.next()
+	return d
 }
 
 // attrDefs parses `(name type, ...)`.
