@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/tandem-stream/tandem/event"
-	"github.com/tandem-stream/tandem/lang/internal/asttest"
 	"github.com/tandem-stream/tandem/lang/ast"
+	"github.com/tandem-stream/tandem/lang/internal/asttest"
 )
 
 func clearPos(v any) { asttest.ClearPos(v) }
