@@ -28,7 +28,11 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "source is stopping")
 		return
 	}
-	defer s.inflight.Done()
+	defer func() {
+		// Send the response before Stop may close the connection.
+		_ = http.NewResponseController(w).Flush()
+		s.inflight.Done()
+	}()
 
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > MaxKeyLength {

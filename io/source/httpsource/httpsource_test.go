@@ -573,3 +573,126 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestStartWaitsForClosingListener(t *testing.T) {
+	// While the last source of an address is shutting its server down, a new
+	// source for that address waits for the port instead of failing to bind.
+	ss := NewServers(nil)
+	defer ss.Close(context.Background())
+	a, _ := start(t, ss, "/a", &fakeIngester{}, nil)
+
+	// A client that has sent half a request keeps the server's Shutdown
+	// waiting until the connection goes away.
+	conn, err := net.Dial("tcp", a.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /a HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let the server read it
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	waitFor(t, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return len(ss.closing) == 1
+	})
+
+	b, err := New(ss, newSpec(map[string]string{"receiver.url": "http://127.0.0.1:0/b"}), &fakeIngester{}, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- b.Start(context.Background()) }()
+	select {
+	case err := <-started:
+		t.Fatalf("Start returned (%v) while the address was closing", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	conn.Close()
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop a: %v", err)
+	}
+	if err := <-started; err != nil {
+		t.Fatalf("Start b: %v", err)
+	}
+	if r := post(t, "http://"+b.Addr().String()+"/b", goodBody, nil); r.status != 200 {
+		t.Errorf("POST b = %d", r.status)
+	}
+
+	// A Start whose context ends while it waits gives up with that error.
+	conn2, err := net.Dial("tcp", b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	if _, err := conn2.Write([]byte("POST /b HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	go func() { stopped <- b.Stop(context.Background()) }()
+	waitFor(t, func() bool {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return len(ss.closing) == 1
+	})
+	c, err := New(ss, newSpec(map[string]string{"receiver.url": "http://127.0.0.1:0/c"}), &fakeIngester{}, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := c.Start(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for 127.0.0.1:0 to close") {
+		t.Errorf("Start with an expiring context = %v", err)
+	}
+	conn2.Close()
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop b: %v", err)
+	}
+}
+
+func BenchmarkPost100(b *testing.B) {
+	ss := NewServers(nil)
+	defer ss.Close(context.Background())
+	src, err := New(ss, newSpec(map[string]string{"receiver.url": "http://127.0.0.1:0/s"}), &fakeIngester{}, source.Env{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src.ing = nopIngester{}
+	if err := src.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer src.Stop(context.Background())
+	url := "http://" + src.Addr().String() + "/s"
+	var body strings.Builder
+	body.WriteByte('[')
+	for i := range 100 {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"event":{"symbol":"S%d","price":%d.5}}`, i, i)
+	}
+	body.WriteByte(']')
+	payload := body.String()
+	client := &http.Client{}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(url, "application/json", strings.NewReader(payload))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
+
+type nopIngester struct{}
+
+func (nopIngester) Ingest(context.Context, string, [][]event.Value, string) error { return nil }
