@@ -13,15 +13,18 @@ import (
 
 // Status is the answer of GET /api/v1/ha/status.
 type Status struct {
-	Node    string        `json:"node"`
-	Group   string        `json:"group"`
-	Role    string        `json:"role"`
-	Epoch   uint64        `json:"epoch"`
-	Fenced  bool          `json:"fenced"`
-	Leader  string        `json:"leader,omitempty"`
-	Peer    *PeerStatus   `json:"peer,omitempty"`
-	Members []MemberState `json:"members"`
-	Apps    []host.Status `json:"apps"`
+	Node   string `json:"node"`
+	Group  string `json:"group"`
+	Role   string `json:"role"`
+	Epoch  uint64 `json:"epoch"`
+	Fenced bool   `json:"fenced"`
+	Leader string `json:"leader,omitempty"`
+	// DataAddr is where this node's HTTP sources listen when it is active
+	// (sources.httpListen), for clients that send to whichever node is active.
+	DataAddr string        `json:"data_addr,omitempty"`
+	Peer     *PeerStatus   `json:"peer,omitempty"`
+	Members  []MemberState `json:"members"`
+	Apps     []host.Status `json:"apps"`
 }
 
 // PeerStatus describes the connected passive, as the active sees it.
@@ -43,7 +46,7 @@ type MemberState struct {
 func (n *Node) Status() Status {
 	n.mu.Lock()
 	st := Status{Node: n.cfg.Node.ID, Group: n.cfg.Node.Group, Role: n.m.Role().String(), Epoch: n.m.Epoch(),
-		Fenced: n.m.Fenced(), Leader: n.m.Leader()}
+		Fenced: n.m.Fenced(), Leader: n.m.Leader(), DataAddr: n.cfg.Sources.HTTPListen}
 	for _, p := range n.peers {
 		st.Members = append(st.Members, MemberState{ID: p.ID, API: p.APIAddr, Alive: p.Alive, LastSeen: p.LastSeen})
 	}
