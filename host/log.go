@@ -2,26 +2,19 @@ package host
 
 import (
 	"fmt"
+
+	"github.com/tandem-stream/tandem/cluster/repl"
 )
 
-// EntryKind tells input events from timer ticks.
-type EntryKind uint8
+// Entry is one record of an app's input log: an input event (Payload holds its
+// values as encoded by event.AppendValues) or a timer tick. It is the
+// replication wire's entry, so shipping the log copies nothing.
+type Entry = repl.Entry
 
 const (
-	EventEntry EntryKind = 1
-	TickEntry  EntryKind = 2
+	EventEntry = repl.EventEntry
+	TickEntry  = repl.TickEntry
 )
-
-// Entry is one record of an app's input log. Payload holds the event's values
-// as encoded by event.AppendValues; ticks have none.
-type Entry struct {
-	LSN       uint64
-	Kind      EntryKind
-	Stream    string
-	Timestamp int64
-	Key       string
-	Payload   []byte
-}
 
 // memLog holds the entries after base, contiguous. It is not safe for
 // concurrent use: App guards it with its mutex.
