@@ -5,7 +5,9 @@
 package deploy
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/tandem-stream/tandem/engine"
+	"github.com/tandem-stream/tandem/event"
 	"github.com/tandem-stream/tandem/host"
 	"github.com/tandem-stream/tandem/io/sink"
 	"github.com/tandem-stream/tandem/io/source"
@@ -91,10 +94,13 @@ func Load(file string, src []byte, conns Connectors) (*Plan, error) {
 					errs.Add(file, an.Pos, err.Error())
 					continue
 				}
-				p.sources = append(p.sources, sourcePlan{
-					spec:    source.Spec{App: p.Name, Stream: schema, Type: typ, Options: opts, Map: mp},
-					factory: f,
-				})
+				spec := source.Spec{App: p.Name, Stream: schema, Type: typ, Options: opts, Map: mp}
+				// Sources bind nothing until Start, so building one checks its options.
+				if _, err := f(spec, refuseIngest{}, source.Env{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+					errs.Add(file, an.Pos, err.Error())
+					continue
+				}
+				p.sources = append(p.sources, sourcePlan{spec: spec, factory: f})
 			case "sink":
 				typ, opts, mp := connectorOptions(an)
 				f, err := conns.Sink(typ)
@@ -108,7 +114,7 @@ func Load(file string, src []byte, conns Connectors) (*Plan, error) {
 				// Build it once now so bad options fail at load, not at failover.
 				s, err := f(spec, sink.Env{Logger: slog.New(slog.DiscardHandler)})
 				if err != nil {
-					errs.Add(file, an.Pos, fmt.Sprintf("@sink(type='%s'): %v", typ, err))
+					errs.Add(file, an.Pos, err.Error())
 					continue
 				}
 				s.Close()
@@ -120,6 +126,13 @@ func Load(file string, src []byte, conns Connectors) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// refuseIngest stands in for the app while a source is only being checked.
+type refuseIngest struct{}
+
+func (refuseIngest) Ingest(context.Context, string, [][]event.Value, string) error {
+	return errors.New("source used before its app runs")
 }
 
 // connectorOptions splits a @source/@sink annotation into its type, its other
