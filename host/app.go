@@ -753,8 +753,8 @@ func (a *App) Checkpoint(ctx context.Context) (persist.Manifest, error) {
 	if prev.Revision > 0 && prev.LSN == lsn {
 		return prev, nil
 	}
-	m := persist.Manifest{App: a.cfg.Name, AppHash: a.cfg.Hash, Epoch: epoch, LSN: lsn,
-		Revision: prev.Revision + 1, Created: a.cfg.Now().UTC()}
+	// Revision 0: the store numbers it after the newest it holds.
+	m := persist.Manifest{App: a.cfg.Name, AppHash: a.cfg.Hash, Epoch: epoch, LSN: lsn, Created: a.cfg.Now().UTC()}
 	saved, err := a.cfg.Store.Save(ctx, m, state)
 	if err != nil {
 		return m, fmt.Errorf("app %s: save checkpoint: %w", a.cfg.Name, err)

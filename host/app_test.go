@@ -82,6 +82,9 @@ func (m *memStore) Save(_ context.Context, man persist.Manifest, state []byte) (
 		m.data = map[uint64][]byte{}
 	}
 	man.Size = int64(len(state))
+	if man.Revision == 0 {
+		man.Revision = uint64(len(m.list)) + 1
+	}
 	m.list = append(m.list, man)
 	m.data[man.Revision] = append([]byte(nil), state...)
 	return man, nil
