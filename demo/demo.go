@@ -406,7 +406,8 @@ type haStatus struct {
 	Role  string `json:"role"`
 	Epoch uint64 `json:"epoch"`
 	Peer  *struct {
-		Node string `json:"node"`
+		Node   string `json:"node"`
+		Synced bool   `json:"synced"`
 	} `json:"peer"`
 }
 
@@ -420,7 +421,7 @@ func (r *runner) status(n *nodeProc) (haStatus, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// waitForPair waits until one node is active and the other is replicating from it.
+// waitForPair waits until one node is active and the other holds its state.
 func (r *runner) waitForPair(ctx context.Context, limit time.Duration) (active, passive *nodeProc, epoch uint64, err error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -431,7 +432,7 @@ func (r *runner) waitForPair(ctx context.Context, limit time.Duration) (active, 
 			default:
 			}
 			st, err := r.status(n)
-			if err == nil && st.Role == "active" && st.Peer != nil {
+			if err == nil && st.Role == "active" && st.Peer != nil && st.Peer.Synced {
 				return n, r.nodes[1-i], st.Epoch, nil
 			}
 		}

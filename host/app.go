@@ -61,6 +61,10 @@ type Config struct {
 	OnCheckpoint func(m persist.Manifest, state []byte)
 	// OnAppend is called, without locks held, after entries are logged.
 	OnAppend func()
+	// OnPublished is called after a sink delivered outputs, so the node can
+	// report the new position to the passive at once: the outputs published
+	// but not yet reported are the ones a failover may publish again.
+	OnPublished func()
 
 	MaxUnapplied int // back-pressure: entries logged but not yet applied (default 65536)
 	MaxSinkQueue int // back-pressure: outputs waiting per sink (default 65536)
@@ -367,6 +371,7 @@ func (a *App) setupEngine(eng Engine, st *appState, published map[string]uint64)
 		}
 		slot := &sinkSlot{spec: spec, ordinal: st.Ordinals[spec.ID], suppressTo: published[spec.ID]}
 		slot.pub = newPublisher(spec.ID, s, a.cfg.Gate, a.log, a.cfg.MaxSinkQueue, published[spec.ID])
+		slot.pub.onPublished = a.cfg.OnPublished
 		a.slots = append(a.slots, slot)
 		if _, seen := a.bySink[spec.Stream]; !seen {
 			stream := spec.Stream

@@ -76,6 +76,8 @@ type publisher struct {
 	log       *slog.Logger
 	maxQueue  int
 	published atomic.Uint64
+	// onPublished, if set, is called after each delivered batch.
+	onPublished func()
 
 	mu      sync.Mutex
 	queue   []sink.Output
@@ -151,6 +153,9 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		backoff = 50 * time.Millisecond
 		p.published.Store(batch[n-1].Ordinal)
+		if p.onPublished != nil {
+			p.onPublished()
+		}
 		p.mu.Lock()
 		rest := copy(p.queue, p.queue[n:])
 		clear(p.queue[rest:])

@@ -30,6 +30,7 @@ type Status struct {
 // PeerStatus describes the connected passive, as the active sees it.
 type PeerStatus struct {
 	Node      string  `json:"node"`
+	Synced    bool    `json:"synced"` // holds every app's state; a failover now loses nothing
 	LagEvents uint64  `json:"lag_events"`
 	RTTMillis float64 `json:"rtt_ms"`
 }
@@ -57,8 +58,8 @@ func (n *Node) Status() Status {
 		st.Apps = append(st.Apps, u.app.Status())
 	}
 	if r != nil {
-		if peer, acked, rtt := r.peerStatus(); peer != "" {
-			ps := &PeerStatus{Node: peer, RTTMillis: float64(rtt.Microseconds()) / 1000}
+		if peer, acked, rtt, synced := r.peerStatus(); peer != "" {
+			ps := &PeerStatus{Node: peer, Synced: synced, RTTMillis: float64(rtt.Microseconds()) / 1000}
 			for _, a := range st.Apps {
 				if a.LastLSN > acked[a.Name] {
 					ps.LagEvents += a.LastLSN - acked[a.Name]

@@ -84,10 +84,12 @@ func (n *Node) resetApps() {
 			CheckpointEvery: n.cfg.Checkpoint.Interval,
 			OnCheckpoint:    n.onCheckpoint,
 			OnAppend:        n.onAppend,
+			OnPublished:     n.onAppend,
 		}, sink.Env{Logger: n.log})
 	}
 }
 
+// onAppend wakes the replication writer: entries were logged or outputs published.
 func (n *Node) onAppend() {
 	if r := n.currentRepl(); r != nil {
 		r.notify()

@@ -35,10 +35,11 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex
-	ckpts  []*repl.Checkpoint // waiting to be shipped
-	lagLSN map[string]uint64
-	rtt    time.Duration
+	mu       sync.Mutex
+	attached int                // apps whose snapshot was sent
+	ckpts    []*repl.Checkpoint // waiting to be shipped
+	lagLSN   map[string]uint64
+	rtt      time.Duration
 }
 
 func startReplServer(n *Node, epoch uint64) (*replServer, error) {
@@ -177,6 +178,9 @@ func (r *replServer) stream(ctx context.Context, s *session) error {
 			return err
 		}
 		cursor[app.Name()] = lsn + 1
+		s.mu.Lock()
+		s.attached++
+		s.mu.Unlock()
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(lease))
 	if err := s.conn.Flush(); err != nil {
@@ -309,13 +313,14 @@ func (r *replServer) shipCheckpoint(m persist.Manifest, state []byte) {
 	r.notify()
 }
 
-// peerStatus reports the connected passive, if any.
-func (r *replServer) peerStatus() (peer string, acked map[string]uint64, rtt time.Duration) {
+// peerStatus reports the connected passive, if any. It is synced once it has
+// acknowledged the snapshot of every app: from then on a failover loses nothing.
+func (r *replServer) peerStatus() (peer string, acked map[string]uint64, rtt time.Duration, synced bool) {
 	r.mu.Lock()
 	s := r.session
 	r.mu.Unlock()
 	if s == nil {
-		return "", nil, 0
+		return "", nil, 0, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -323,5 +328,5 @@ func (r *replServer) peerStatus() (peer string, acked map[string]uint64, rtt tim
 	for k, v := range s.lagLSN {
 		acked[k] = v
 	}
-	return s.peer, acked, s.rtt
+	return s.peer, acked, s.rtt, s.attached > 0 && len(s.lagLSN) >= s.attached
 }

@@ -40,7 +40,9 @@ func cmdNode(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tandem node:", err)
 		return 1
 	}
-	conns := registry.Default(httpsource.NewServers(log))
+	servers := httpsource.NewServers(log)
+	defer closeServers(servers)
+	conns := registry.Default(servers)
 	plans, err := loadPlans(cfg.Apps, conns)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

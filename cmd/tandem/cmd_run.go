@@ -30,6 +30,13 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// closeServers shuts down the HTTP source listeners left after the sources stopped.
+func closeServers(s *httpsource.Servers) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Close(ctx)
+}
+
 // loadPlans loads every app file, reporting all their errors.
 func loadPlans(files []string, conns deploy.Connectors) ([]*deploy.Plan, error) {
 	var plans []*deploy.Plan
@@ -75,6 +82,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	servers := httpsource.NewServers(log)
+	defer closeServers(servers)
 	conns := registry.Default(servers)
 	plans, err := loadPlans(fs.Args(), conns)
 	if err != nil {

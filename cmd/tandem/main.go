@@ -14,6 +14,8 @@ Usage:
   tandem run [flags] APP.siddhi...     run apps on this machine alone
   tandem node --config FILE            run a cluster node (one of an active/passive pair)
   tandem demo [--json]                 start a local pair, kill the active mid-stream, print a verdict
+  tandem status --nodes A,B            show both nodes of a pair: roles, epoch, lag, checkpoints
+  tandem send --nodes A,B --path P     send JSON-lines events to whichever node is active
   tandem validate FILE...              check apps and report errors as file:line:col: message
   tandem fmt FILE...                   print apps in canonical form
   tandem version                       print the version
@@ -40,6 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdNode(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
+	case "send":
+		return cmdSend(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
 	case "fmt":
