@@ -80,3 +80,34 @@ func checkPos(t *testing.T, src []byte, p ast.Pos, what string) {
 }
 
 func forEachPos(v any, fn func(ast.Pos)) { asttest.ForEachPos(v, fn) }
+
+func FuzzParseOnDemand(f *testing.F) {
+	for _, src := range conformanceApps(f) {
+		if !strings.Contains(src, "define ") {
+			f.Add([]byte(src))
+		}
+	}
+	f.Add([]byte("from T on a > 1 within '2017', '2018' per 'days' select a, b order by a limit 2;"))
+	f.Add([]byte("select 1 as a update or insert into T set T.a = a on T.a == 1"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		q, err := ParseOnDemand("f", src)
+		if err != nil {
+			list, ok := err.(ast.ErrorList)
+			if !ok {
+				t.Fatalf("error is %T, want ast.ErrorList", err)
+			}
+			for _, e := range list {
+				if strings.Contains(e.Msg, "internal parser error") {
+					t.Fatalf("%v", e)
+				}
+				checkPos(t, src, e.Pos, "error "+e.Msg)
+			}
+			return
+		}
+		forEachPos(q, func(p ast.Pos) {
+			if p.IsValid() {
+				checkPos(t, src, p, "node")
+			}
+		})
+	})
+}

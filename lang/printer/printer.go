@@ -462,7 +462,14 @@ func (p *printer) input(in ast.Input) {
 			p.withinPer(in.Within, in.WithinEnd, in.Per)
 		}
 	case *ast.StateInput:
-		p.state(in.State, in.Sequence)
+		// A lone `A` would read back as a plain stream input.
+		if st, ok := in.State.(*ast.StreamState); ok && st.Ref == "" && st.Count == nil {
+			p.str("(")
+			p.state(in.State, in.Sequence)
+			p.str(")")
+		} else {
+			p.state(in.State, in.Sequence)
+		}
 		if in.Within != nil {
 			p.subclause("\n", "within ")
 			p.expr(in.Within)

@@ -161,3 +161,22 @@ func TestQuoteAndName(t *testing.T) {
 	}
 	_ = ast.Pos{}
 }
+
+// FuzzRoundTrip checks that every app the parser accepts prints to text that
+// parses back to the same tree.
+func FuzzRoundTrip(f *testing.F) {
+	cases, err := asttest.LoadCases(asttest.ConformanceDir(2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add([]byte(c.App))
+	}
+	f.Add([]byte("define stream S (a int); from S[not a == -1 and a in T or (a is null)] select -(-a) as b insert into U;"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if _, err := parser.Parse("in", src); err != nil {
+			return
+		}
+		roundTrip(t, string(src))
+	})
+}
