@@ -8,7 +8,7 @@ import (
 	"github.com/tandem-stream/tandem/lang/ast"
 )
 
-func tc(ms int64) *ast.Constant { return &ast.Constant{Value: event.LongValue(ms), IsTime: true} }
+func tc(ms int64) *ast.Constant  { return &ast.Constant{Value: event.LongValue(ms), IsTime: true} }
 func str(s string) *ast.Constant { return &ast.Constant{Value: event.StringValue(s)} }
 func si(name string, hs ...*ast.Handler) *ast.StreamInput {
 	return &ast.StreamInput{Stream: name, Handlers: hs}
@@ -17,7 +17,7 @@ func filter(x ast.Expr) *ast.Handler { return &ast.Handler{Kind: ast.FilterHandl
 func window(name string, args ...ast.Expr) *ast.Handler {
 	return &ast.Handler{Kind: ast.WindowHandler, Name: name, Args: args}
 }
-func star() *ast.Selector { return &ast.Selector{Star: true} }
+func star() *ast.Selector       { return &ast.Selector{Star: true} }
 func into(s string) *ast.Output { return &ast.Output{Stream: s} }
 
 func TestParseDefinitions(t *testing.T) {
