@@ -220,6 +220,21 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 	return event.Value{}
 }
 
+// reset clears the state at a batch window's RESET. Forever aggregates keep
+// their value, as in Siddhi.
+func (a *aggregator) reset(st *aggState) {
+	switch a.kind {
+	case aggMinForever, aggMaxForever:
+		return
+	}
+	set := st.set
+	clear(set)
+	dq := st.dq
+	clear(dq.buf)
+	dq.buf, dq.head = dq.buf[:0], 0
+	*st = aggState{set: set, dq: dq}
+}
+
 // current returns the result without changing the state.
 func (a *aggregator) current(st *aggState) event.Value {
 	switch a.kind {

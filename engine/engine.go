@@ -40,6 +40,7 @@ type Runtime struct {
 // where callbacks are added after the app is created).
 type stream struct {
 	schema    *event.Schema
+	width     int // len(schema.Attrs)
 	id        int
 	defined   bool
 	queries   []*query
@@ -124,7 +125,7 @@ func (r *Runtime) Send(id int, ts int64, data []event.Value) {
 		return
 	}
 	s := r.streams[id]
-	if len(data) != len(s.schema.Attrs) {
+	if len(data) != s.width {
 		r.logError("send", fmt.Errorf("engine: stream %s has %d attributes, event has %d",
 			s.schema.Name, len(s.schema.Attrs), len(data)))
 		return

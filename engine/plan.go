@@ -36,6 +36,25 @@ func plan(app *ast.App) (*Runtime, error) {
 	for _, d := range app.Streams {
 		p.defineStream(d)
 	}
+	// What the engine does not run yet is refused up front, by name.
+	for _, d := range app.Tables {
+		p.errorf(d.Pos, "define table (%s) is not supported", d.Name)
+	}
+	for _, d := range app.Windows {
+		p.errorf(d.Pos, "define window (%s) is not supported", d.Name)
+	}
+	for _, d := range app.Triggers {
+		p.errorf(d.Pos, "define trigger (%s) is not supported", d.Name)
+	}
+	for _, d := range app.Aggregations {
+		p.errorf(d.Pos, "define aggregation (%s) is not supported", d.Name)
+	}
+	for _, d := range app.Functions {
+		p.errorf(d.Pos, "define function (%s) is not supported", d.Name)
+	}
+	for _, d := range app.Partitions {
+		p.errorf(d.Pos, "partition is not supported")
+	}
 	r.ndef = len(r.streams)
 	for _, q := range app.Queries {
 		p.planQuery(q)
@@ -81,7 +100,7 @@ func (p *planner) defineStream(d *ast.StreamDef) {
 		}
 		sch.Attrs = append(sch.Attrs, event.Attribute{Name: a.Name, Type: a.Type})
 	}
-	s := &stream{schema: sch, id: len(p.r.streams), defined: true}
+	s := &stream{schema: sch, width: len(sch.Attrs), id: len(p.r.streams), defined: true}
 	p.r.streams = append(p.r.streams, s)
 	p.r.byName[d.Name] = s
 }
@@ -110,8 +129,34 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	in, ok := aq.Input.(*ast.StreamInput)
 	if !ok || in == nil {
-		p.errorf(aq.Pos, "only queries over a single stream are supported")
+		what := "this input"
+		switch aq.Input.(type) {
+		case *ast.JoinInput:
+			what = "join"
+		case *ast.StateInput:
+			what = "pattern and sequence"
+		case *ast.AnonymousInput:
+			what = "anonymous stream"
+		}
+		p.errorf(aq.Pos, "%s queries are not supported: only queries over a single stream", what)
 		return
+	}
+	if in.Inner || in.Fault {
+		p.errorf(in.Pos, "inner and fault streams are not supported")
+		return
+	}
+	if aq.Rate != nil {
+		p.errorf(aq.Rate.Pos, "output rate limiting is not supported")
+	}
+	if o := aq.Output; o != nil {
+		if o.Action != ast.InsertOutput {
+			p.errorf(o.Pos, "only 'insert into' outputs are supported")
+			return
+		}
+		if o.Inner || o.Fault {
+			p.errorf(o.Pos, "inner and fault streams are not supported")
+			return
+		}
 	}
 	src, ok := r.byName[in.Stream]
 	if !ok {
@@ -126,6 +171,8 @@ func (p *planner) planQuery(aq *ast.Query) {
 	failed := len(p.errs)
 	var spec *windowSpec
 	var postFilters []*ast.Handler
+	expiredOn := aq.Output != nil && aq.Output.Events != ast.CurrentEvents
+	sc.sliding = expiredOn
 	for _, h := range in.Handlers {
 		if h == nil {
 			continue
@@ -144,13 +191,13 @@ func (p *planner) planQuery(aq *ast.Query) {
 				p.errorf(h.Pos, "a query can have only one window")
 				continue
 			}
-			spec = p.planWindow(h)
+			spec = p.planWindow(h, sc, expiredOn)
 			if spec == nil {
 				// Keep planning the rest against the unwindowed input, so
 				// that its errors are reported too.
 				continue
 			}
-			sc.sliding = true
+			sc.sliding = spec.sliding() || expiredOn
 		case ast.FunctionHandler:
 			name := h.Name
 			if h.Namespace != "" {
@@ -169,6 +216,9 @@ func (p *planner) planQuery(aq *ast.Query) {
 		return
 	}
 	if spec != nil {
+		if spec.tsCol >= 0 {
+			sc.used[spec.tsCol] = true
+		}
 		var cols []int
 		for i, u := range sc.used {
 			if u {
@@ -190,10 +240,18 @@ func (p *planner) planQuery(aq *ast.Query) {
 		} else {
 			cols = nil
 		}
-		q.win = spec.build(stored, cols)
+		tsCol := spec.tsCol
+		for j, c := range cols {
+			if c == spec.tsCol {
+				tsCol = j
+			}
+		}
+		q.win = spec.build(stored, cols, tsCol)
 		fmt.Fprintf(&p.shape, "%s%d/%d,", spec.name, spec.n, len(stored.Attrs))
 	}
 	q.post = post
+	q.afterWindowFn = q.afterWindow
+	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
@@ -220,7 +278,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 		}
 		q.target = t
 	} else {
-		t := &stream{schema: outSchema, id: len(r.streams)}
+		t := &stream{schema: outSchema, width: len(outSchema.Attrs), id: len(r.streams)}
 		r.streams = append(r.streams, t)
 		r.byName[outSchema.Name] = t
 		q.target = t
@@ -386,73 +444,207 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 // windowSpec is a checked window handler; build makes the window once the
 // planner knows which attributes it must store.
 type windowSpec struct {
-	name string
-	n    int64
+	name          string
+	n             int64 // length or time span
+	size          int   // timeLength: length
+	start         int64 // timeBatch: start time
+	aligned       bool  // timeBatch: start time given
+	streamCurrent bool  // batch windows: pass current events through
+	tsCol         int   // externalTime: the timestamp attribute; -1 otherwise
+	expiredOn     bool  // the query outputs expired events
+}
+
+// sliding reports whether the window expires events one by one (Siddhi's
+// SLIDE processing mode), which makes min and max track removals.
+func (w *windowSpec) sliding() bool {
+	switch w.name {
+	case "length", "time", "timelength", "externaltime":
+		return true
+	}
+	return false
 }
 
 // build makes the window storing the attributes cols of its input (all of
-// them when cols is nil); stored is the schema of the stored rows.
-func (w *windowSpec) build(stored *event.Schema, cols []int) window {
+// them when cols is nil); stored is the schema of the stored rows and tsCol
+// the timestamp attribute's position in it.
+func (w *windowSpec) build(stored *event.Schema, cols []int, tsCol int) window {
 	switch w.name {
 	case "length":
 		return newLengthWindow(int(w.n), stored, cols)
-	default:
-		return newTimeWindow(w.n, stored, cols)
+	case "time":
+		return newTimeWindow(w.n, 0, stored, cols)
+	case "timelength":
+		return newTimeWindow(w.n, w.size, stored, cols)
+	case "externaltime":
+		return newExternalTimeWindow(w.n, tsCol, stored, cols)
+	case "lengthbatch":
+		return newLengthBatchWindow(int(w.n), w.streamCurrent, w.expiredOn, stored, cols)
+	default: // timebatch
+		return newTimeBatchWindow(w.n, w.start, w.aligned, w.streamCurrent, w.expiredOn, stored, cols)
 	}
 }
 
 // planWindow checks a window handler's arguments.
-func (p *planner) planWindow(h *ast.Handler) *windowSpec {
-	name := strings.ToLower(h.Name)
+func (p *planner) planWindow(h *ast.Handler, sc *scope, expiredOn bool) *windowSpec {
 	if h.Namespace != "" {
 		p.errorf(h.Pos, "unknown window %s:%s", h.Namespace, h.Name)
 		return nil
 	}
-	switch name {
-	case "length":
-		n, ok := p.constArg(h, "length", event.Int)
-		if !ok {
-			return nil
+	w := &windowSpec{name: strings.ToLower(h.Name), tsCol: -1, expiredOn: expiredOn}
+	nargs := func(lo, hi int) bool {
+		if len(h.Args) < lo || len(h.Args) > hi {
+			if lo == hi {
+				p.errorf(h.Pos, "window.%s takes %d argument(s), found %d", h.Name, lo, len(h.Args))
+			} else {
+				p.errorf(h.Pos, "window.%s takes %d to %d arguments, found %d", h.Name, lo, hi, len(h.Args))
+			}
+			return false
 		}
-		if n <= 0 {
-			p.errorf(h.Pos, "window.length needs a positive length, found %d", n)
-			return nil
-		}
-		return &windowSpec{name: name, n: n}
-	case "time":
-		n, ok := p.constArg(h, "time", event.Long)
-		if !ok {
-			return nil
-		}
-		if n <= 0 {
-			p.errorf(h.Pos, "window.time needs a positive duration, found %d", n)
-			return nil
-		}
-		return &windowSpec{name: name, n: n}
+		return true
 	}
-	p.errorf(h.Pos, "unknown window %s", h.Name)
-	return nil
+	positive := func(what string, v int64, ok bool) bool {
+		if ok && v <= 0 {
+			p.errorf(h.Pos, "window.%s needs a positive %s, found %d", h.Name, what, v)
+			return false
+		}
+		return ok
+	}
+	var ok bool
+	switch w.name {
+	case "length":
+		if !nargs(1, 1) {
+			return nil
+		}
+		w.n, ok = p.intArg(h, 0, false)
+		if !positive("length", w.n, ok) {
+			return nil
+		}
+	case "time":
+		if !nargs(1, 1) {
+			return nil
+		}
+		w.n, ok = p.intArg(h, 0, true)
+		if !positive("duration", w.n, ok) {
+			return nil
+		}
+	case "timelength":
+		if !nargs(2, 2) {
+			return nil
+		}
+		w.n, ok = p.intArg(h, 0, true)
+		if !positive("duration", w.n, ok) {
+			return nil
+		}
+		var n int64
+		n, ok = p.intArg(h, 1, false)
+		if !positive("length", n, ok) {
+			return nil
+		}
+		w.size = int(n)
+	case "externaltime":
+		if !nargs(2, 2) {
+			return nil
+		}
+		v, isVar := h.Args[0].(*ast.Variable)
+		if !isVar {
+			p.errorf(h.Args[0].Position(), "window.externalTime needs a long attribute as its timestamp")
+			return nil
+		}
+		saved := sc.used
+		sc.used = nil
+		ts := p.variable(v, sc)
+		sc.used = saved
+		if ts == nil {
+			return nil
+		}
+		if ts.typ != event.Long {
+			p.errorf(v.Pos, "window.externalTime timestamp %s must be long, found %s", v.Name, ts.typ)
+			return nil
+		}
+		w.tsCol = ts.col
+		w.n, ok = p.intArg(h, 1, true)
+		if !ok {
+			return nil
+		}
+	case "lengthbatch":
+		if !nargs(1, 2) {
+			return nil
+		}
+		w.n, ok = p.intArg(h, 0, false)
+		if !ok {
+			return nil
+		}
+		if w.n < 0 {
+			p.errorf(h.Pos, "window.lengthBatch needs a length of at least 0, found %d", w.n)
+			return nil
+		}
+		if len(h.Args) == 2 {
+			if w.streamCurrent, ok = p.boolArg(h, 1); !ok {
+				return nil
+			}
+		}
+	case "timebatch":
+		if !nargs(1, 3) {
+			return nil
+		}
+		w.n, ok = p.intArg(h, 0, true)
+		if !positive("duration", w.n, ok) {
+			return nil
+		}
+		if len(h.Args) >= 2 {
+			c, isConst := h.Args[1].(*ast.Constant)
+			switch {
+			case !isConst:
+				p.errorf(h.Args[1].Position(), "window.timeBatch needs a constant start time or stream.current.event")
+				return nil
+			case c.Value.Type() == event.Bool && len(h.Args) == 2:
+				w.streamCurrent = c.Value.Bool()
+			case c.Value.Type() == event.Int || c.Value.Type() == event.Long:
+				w.start, w.aligned = c.Value.Int(), true
+			default:
+				p.errorf(c.Pos, "window.timeBatch's 2nd argument must be an int or long start time, found %s", c.Value.Type())
+				return nil
+			}
+		}
+		if len(h.Args) == 3 {
+			if w.streamCurrent, ok = p.boolArg(h, 2); !ok {
+				return nil
+			}
+		}
+	default:
+		p.errorf(h.Pos, "unknown window %s", h.Name)
+		return nil
+	}
+	return w
 }
 
-// constArg checks that a window has exactly one constant integer argument;
-// want Int accepts only int, want Long accepts int and long (and time
-// constants).
-func (p *planner) constArg(h *ast.Handler, name string, want event.Type) (int64, bool) {
-	if len(h.Args) != 1 {
-		p.errorf(h.Pos, "window.%s takes one argument, found %d", name, len(h.Args))
-		return 0, false
-	}
-	c, ok := h.Args[0].(*ast.Constant)
+// intArg returns constant argument i of a window: an int, or with long also
+// a long (time constants are longs).
+func (p *planner) intArg(h *ast.Handler, i int, long bool) (int64, bool) {
+	c, ok := h.Args[i].(*ast.Constant)
 	if !ok || c == nil {
-		p.errorf(h.Args[0].Position(), "window.%s needs a constant argument", name)
+		p.errorf(h.Args[i].Position(), "window.%s needs a constant argument %d", h.Name, i+1)
 		return 0, false
 	}
 	t := c.Value.Type()
-	if t != event.Int && !(want == event.Long && t == event.Long) {
-		p.errorf(c.Pos, "window.%s needs an %s argument, found %s", name, want, t)
+	if t != event.Int && !(long && t == event.Long) {
+		want := "int"
+		if long {
+			want = "int or long"
+		}
+		p.errorf(c.Pos, "window.%s argument %d must be %s, found %s", h.Name, i+1, want, t)
 		return 0, false
 	}
 	return c.Value.Int(), true
+}
+
+func (p *planner) boolArg(h *ast.Handler, i int) (bool, bool) {
+	c, ok := h.Args[i].(*ast.Constant)
+	if !ok || c == nil || c.Value.Type() != event.Bool {
+		p.errorf(h.Args[i].Position(), "window.%s argument %d must be a bool constant", h.Name, i+1)
+		return false, false
+	}
+	return c.Value.Bool(), true
 }
 
 // compile type-checks and compiles an expression; it returns nil after
@@ -496,12 +688,19 @@ func (p *planner) compile(e ast.Expr, sc *scope) *expr {
 		return isNullExpr(x)
 	case *ast.Call:
 		return p.call(e, sc)
+	case *ast.In:
+		p.errorf(e.Pos, "'in' conditions need tables, which are not supported")
+		return nil
 	}
 	p.errorf(e.Position(), "unsupported expression")
 	return nil
 }
 
 func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
+	if v.Index != nil || v.Inner || v.Fault {
+		p.errorf(v.Pos, "event indexes, inner and fault streams are not supported")
+		return nil
+	}
 	if v.Stream != "" {
 		known := false
 		for _, n := range sc.names {

@@ -18,6 +18,12 @@ type query struct {
 	post   []*filter // filters after the window
 	sel    *selector
 	target *stream
+	// stateless queries (no window, aggregates or group by) take the fused
+	// path of processStateless.
+	stateless bool
+	// afterWindowFn is afterWindow as a func value, made once: the window
+	// calls it for every chunk it emits.
+	afterWindowFn func([]event.Event)
 
 	callbacks []func(in, removed []event.Event)
 	cur, rem  []event.Event // scratch for splitting callback chunks
@@ -32,13 +38,18 @@ func (q *query) label() string {
 
 // process runs a chunk arriving on the query's input stream.
 func (q *query) process(chunk []event.Event) {
+	if q.stateless {
+		q.processStateless(chunk)
+		return
+	}
 	for _, f := range q.pre {
 		if chunk = f.process(chunk); len(chunk) == 0 {
 			return
 		}
 	}
 	if q.win != nil {
-		chunk = q.win.process(chunk, q.rt.clock)
+		q.win.process(chunk, q.rt.clock, q.afterWindowFn)
+		return
 	}
 	q.afterWindow(chunk)
 }
@@ -58,9 +69,49 @@ func (q *query) afterWindow(chunk []event.Event) {
 	}
 }
 
+// processStateless is process for a query without window, aggregates or
+// group by, fused into one loop: it is the path of plain filters and
+// projections, the most common and the cheapest queries.
+func (q *query) processStateless(chunk []event.Event) {
+	s := q.sel
+	if !s.currentOn {
+		// Events arriving on a stream are always current events.
+		return
+	}
+	if need := len(chunk) * s.width; cap(s.rows) < need {
+		s.rows = make([]event.Value, need)
+	}
+	rows := s.rows[:cap(s.rows)]
+	out := s.out[:0]
+	fr := &s.fr
+next:
+	for i := range chunk {
+		e := &chunk[i]
+		fr.in = e.Data
+		for _, f := range q.pre {
+			if !f.cond(fr) {
+				continue next
+			}
+		}
+		row := rows[len(out)*s.width : (len(out)+1)*s.width : (len(out)+1)*s.width]
+		s.project(row, e)
+		if s.having != nil {
+			fr.out = row
+			if !s.having(fr) {
+				continue
+			}
+		}
+		out = append(out, event.Event{Timestamp: e.Timestamp, Data: row})
+	}
+	s.out = out
+	if len(out) > 0 {
+		q.emit(out)
+	}
+}
+
 // fire runs the window's timer at now.
 func (q *query) fire(now int64) {
-	q.afterWindow(q.win.timer(now))
+	q.win.timer(now, q.afterWindowFn)
 }
 
 func (q *query) deadline() (int64, bool) {
@@ -72,12 +123,7 @@ func (q *query) deadline() (int64, bool) {
 
 func (q *query) resetWindow() {
 	if q.win != nil {
-		switch w := q.win.(type) {
-		case *timeWindow:
-			w.buf.clear()
-		case *lengthWindow:
-			w.buf.clear()
-		}
+		q.win.clear()
 	}
 }
 
@@ -123,7 +169,7 @@ type filter struct {
 }
 
 func (f *filter) process(in []event.Event) []event.Event {
-	if len(in) == 1 {
+	if len(in) == 1 && !isReset(&in[0]) {
 		f.fr.in = in[0].Data
 		if f.cond(&f.fr) {
 			return in
@@ -133,7 +179,8 @@ func (f *filter) process(in []event.Event) []event.Event {
 	out := f.out[:0]
 	for i := range in {
 		f.fr.in = in[i].Data
-		if f.cond(&f.fr) {
+		// Resets pass: they carry no data to test.
+		if isReset(&in[i]) || f.cond(&f.fr) {
 			out = append(out, in[i])
 		}
 	}
@@ -219,6 +266,10 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 	}
 	for i := range chunk {
 		e := &chunk[i]
+		if isReset(e) {
+			s.reset()
+			continue
+		}
 		fr.in = e.Data
 		if len(s.aggs) > 0 || grouped {
 			s.aggregate(e.Expired)
@@ -290,6 +341,28 @@ func (s *selector) aggregate(expired bool) {
 	}
 	for k, a := range s.aggs {
 		s.aggv[k] = a.add(&g.states[k], fr)
+	}
+}
+
+// reset starts every aggregate over, in every group, at a batch window's
+// RESET; groups left empty are dropped.
+func (s *selector) reset() {
+	if len(s.aggs) == 0 {
+		return
+	}
+	if s.groups == nil {
+		for k, a := range s.aggs {
+			a.reset(&s.single.states[k])
+		}
+		return
+	}
+	for key, g := range s.groups {
+		for k, a := range s.aggs {
+			a.reset(&g.states[k])
+		}
+		if s.emptyGroup(g) {
+			delete(s.groups, key)
+		}
 	}
 }
 

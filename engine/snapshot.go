@@ -20,6 +20,13 @@ func errCorrupt(msg string) error { return fmt.Errorf("engine: corrupt snapshot:
 func appendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 func appendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
 
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 // Snapshot returns the full state of the app: the clock, every window's
 // contents and every aggregation state. Restore on a fresh Runtime of the
 // same app continues exactly where this one stands.
@@ -211,6 +218,19 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bool() bool {
+	if d.err != nil {
+		return false
+	}
+	if len(d.b) == 0 || d.b[0] > 1 {
+		d.fail("bad bool")
+		return false
+	}
+	v := d.b[0] == 1
+	d.b = d.b[1:]
 	return v
 }
 
