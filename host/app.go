@@ -830,6 +830,23 @@ func (a *App) Status() Status {
 	return s
 }
 
+// Idle reports whether the active has applied every logged entry and
+// published every output.
+func (a *App) Idle() bool {
+	a.mu.Lock()
+	idle := a.role == roleActive && a.applied == a.wal.last()
+	a.mu.Unlock()
+	if !idle {
+		return false
+	}
+	for _, s := range a.slots {
+		if s.pub.pending() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // LastLSN returns the highest LSN logged or held.
 func (a *App) LastLSN() uint64 {
 	a.mu.Lock()

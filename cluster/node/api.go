@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -83,6 +85,19 @@ func (n *Node) apiHandler() http.Handler {
 			code = http.StatusServiceUnavailable
 		}
 		writeJSON(w, code, map[string]any{"node": st.Node, "role": st.Role, "epoch": st.Epoch})
+	})
+	mux.HandleFunc("POST /api/v1/ha/handover", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		if err := n.Handover(ctx); err != nil {
+			code := http.StatusConflict
+			if errors.Is(err, ErrNotActive) {
+				code = http.StatusServiceUnavailable
+			}
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"result": "handed over; this node is now passive"})
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statusCollector{n})

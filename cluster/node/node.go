@@ -55,6 +55,12 @@ type Node struct {
 
 	repl   *replServer
 	follow *follower
+
+	// exec runs functions on the Run goroutine, which owns the role.
+	exec chan func(context.Context)
+	// holdOff: after handing the lease over, do not ask for it again before
+	// this (monotonic offset), so the peer takes it.
+	holdOff time.Duration
 }
 
 // New returns a node; Run starts it.
@@ -63,7 +69,7 @@ func New(cfg *Config, deps Deps) *Node {
 		deps.Logger = slog.Default()
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger.With("node", cfg.Node.ID), gate: host.NewGate(false),
-		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease)}
+		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease), exec: make(chan func(context.Context))}
 	for _, p := range deps.Plans {
 		n.units = append(n.units, &unit{plan: p})
 	}
@@ -136,6 +142,9 @@ func (n *Node) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			n.shutdown()
 			return nil
+		case fn := <-n.exec:
+			fn(ctx)
+			continue
 		case <-timer.C:
 		}
 		var actions []Action
@@ -150,7 +159,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 		if n.machine().Role() == Passive {
-			actions = append(actions, n.acquire(ctx)...)
+			actions = append(actions, n.acquire(ctx, n.now() < n.holdOff)...)
 		}
 		n.mu.Lock()
 		actions = append(actions, n.m.Tick(n.now())...)
@@ -194,10 +203,19 @@ func (n *Node) renew(ctx context.Context) []Action {
 	return n.m.Renewed(sent, ok, err)
 }
 
-func (n *Node) acquire(ctx context.Context) []Action {
+// acquire asks for the lease, or with onlyLook just reads who holds it (after
+// a handover, so the peer gets it and this node follows the peer).
+func (n *Node) acquire(ctx context.Context, onlyLook bool) []Action {
 	sent := n.now()
 	cctx, cancel := context.WithTimeout(ctx, n.cfg.Coordination.Heartbeat)
-	l, held, err := n.deps.Coord.Acquire(cctx, n.cfg.Node.ID, n.cfg.Coordination.Lease)
+	var l coord.Lease
+	var held bool
+	var err error
+	if onlyLook {
+		l, err = n.deps.Coord.Lease(cctx)
+	} else {
+		l, held, err = n.deps.Coord.Acquire(cctx, n.cfg.Node.ID, n.cfg.Coordination.Lease)
+	}
 	cancel()
 	if err != nil && ctx.Err() == nil {
 		n.log.Warn("lease acquire failed", "err", err)
@@ -237,7 +255,7 @@ func (n *Node) do(ctx context.Context, a Action) {
 		n.gate.Set(true)
 		n.log.Info("lease renewed: publishing resumed")
 	case Demote:
-		n.demote()
+		n.demote("another node holds the lease")
 	}
 }
 
@@ -258,6 +276,11 @@ func (n *Node) promote(ctx context.Context, epoch uint64) {
 		n.repl = r
 		n.mu.Unlock()
 	}
+	n.startSources(ctx)
+	n.log.Info("node is ACTIVE", "epoch", epoch, "took", time.Since(start).Round(time.Millisecond))
+}
+
+func (n *Node) startSources(ctx context.Context) {
 	env := source.Env{Logger: n.log, HTTPListen: n.cfg.Sources.HTTPListen}
 	for _, u := range n.units {
 		srcs, err := u.plan.Sources(u.app, env)
@@ -273,7 +296,6 @@ func (n *Node) promote(ctx context.Context, epoch uint64) {
 			u.sources = append(u.sources, s)
 		}
 	}
-	n.log.Info("node is ACTIVE", "epoch", epoch, "took", time.Since(start).Round(time.Millisecond))
 }
 
 func (n *Node) stopSources() {
@@ -289,7 +311,7 @@ func (n *Node) stopSources() {
 	}
 }
 
-func (n *Node) demote() {
+func (n *Node) demote(reason string) {
 	n.gate.Set(false)
 	n.stopSources()
 	n.mu.Lock()
@@ -303,7 +325,7 @@ func (n *Node) demote() {
 		u.app.Stop()
 	}
 	n.resetApps()
-	n.log.Warn("node is PASSIVE again: another node holds the lease")
+	n.log.Warn("node is PASSIVE again", "reason", reason)
 }
 
 func (n *Node) shutdown() {

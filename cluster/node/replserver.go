@@ -40,6 +40,7 @@ type session struct {
 	ckpts    []*repl.Checkpoint // waiting to be shipped
 	lagLSN   map[string]uint64
 	rtt      time.Duration
+	sent     map[string]map[string]uint64 // published positions last sent, per app
 }
 
 func startReplServer(n *Node, epoch uint64) (*replServer, error) {
@@ -122,7 +123,7 @@ func (r *replServer) serve(nc net.Conn) {
 		return
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	s := &session{peer: hello.NodeID, conn: conn, cancel: cancel, done: make(chan struct{}), lagLSN: map[string]uint64{}}
+	s := &session{peer: hello.NodeID, conn: conn, cancel: cancel, done: make(chan struct{}), lagLSN: map[string]uint64{}, sent: map[string]map[string]uint64{}}
 	r.mu.Lock()
 	old := r.session
 	r.session = s
@@ -211,6 +212,9 @@ func (r *replServer) stream(ctx context.Context, s *session) error {
 				msg.Published = append(msg.Published, repl.SinkPos{Sink: id, Position: p})
 			}
 			published[app.Name()] = pos
+			s.mu.Lock()
+			s.sent[app.Name()] = pos
+			s.mu.Unlock()
 			if err := s.conn.Send(msg); err != nil {
 				return err
 			}
@@ -298,6 +302,33 @@ func (r *replServer) readAcks(ctx context.Context, s *session) error {
 			return nil
 		}
 	}
+}
+
+// drained reports whether the passive holds everything: every app idle, every
+// entry acknowledged, every published position sent.
+func (r *replServer) drained() bool {
+	r.mu.Lock()
+	s := r.session
+	r.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	for _, u := range r.n.units {
+		st := u.app.Status()
+		if st.Role != "active" {
+			continue
+		}
+		if !u.app.Idle() {
+			return false
+		}
+		s.mu.Lock()
+		acked, sent := s.lagLSN[st.Name], s.sent[st.Name]
+		s.mu.Unlock()
+		if acked < st.LastLSN || !samePositions(sent, st.Published) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *replServer) shipCheckpoint(m persist.Manifest, state []byte) {
