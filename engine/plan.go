@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/tandem-stream/tandem/event"
@@ -35,6 +37,11 @@ func plan(app *ast.App) (*Runtime, error) {
 	p.r = r
 	for _, d := range app.Streams {
 		p.defineStream(d)
+	}
+	for _, an := range app.Annotations {
+		if an != nil && strings.EqualFold(an.Name, "app:playback") {
+			p.playback(an)
+		}
 	}
 	// What the engine does not run yet is refused up front, by name.
 	for _, d := range app.Tables {
@@ -103,6 +110,49 @@ func (p *planner) defineStream(d *ast.StreamDef) {
 	s := &stream{schema: sch, width: len(sch.Attrs), id: len(p.r.streams), defined: true}
 	p.r.streams = append(p.r.streams, s)
 	p.r.byName[d.Name] = s
+}
+
+// playback checks @app:playback(idle.time='...', increment='...'). The engine
+// always runs on event time, so playback needs nothing more; the idle-time
+// heartbeat, which reads the wall clock, is the host's business.
+func (p *planner) playback(an *ast.Annotation) {
+	for _, e := range an.Elements {
+		switch strings.ToLower(e.Key) {
+		case "idle.time", "increment":
+			if _, ok := parseDuration(e.Value); !ok {
+				p.errorf(e.Pos, "invalid %s constant '%s' in playback annotation", e.Key, e.Value)
+			}
+		default:
+			p.errorf(e.Pos, "unknown playback annotation element '%s'", e.Key)
+		}
+	}
+}
+
+// parseDuration parses a SiddhiQL time constant written in an annotation,
+// such as '100 millisecond' or '2 sec', into milliseconds.
+func parseDuration(s string) (int64, bool) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit := map[string]int64{
+		"millisec": 1, "millisecs": 1, "millisecond": 1, "milliseconds": 1, "ms": 1,
+		"sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
+		"min": 60_000, "mins": 60_000, "minute": 60_000, "minutes": 60_000,
+		"hour": 3_600_000, "hours": 3_600_000,
+		"day": 86_400_000, "days": 86_400_000,
+		"week": 604_800_000, "weeks": 604_800_000,
+		"month": 2_592_000_000, "months": 2_592_000_000,
+		"year": 31_536_000_000, "years": 31_536_000_000,
+	}[strings.ToLower(f[1])]
+	if unit == 0 || n > math.MaxInt64/unit {
+		return 0, false
+	}
+	return n * unit, true
 }
 
 // scope is what names in an expression can refer to.
@@ -251,7 +301,8 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	q.post = post
 	q.afterWindowFn = q.afterWindow
-	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil
+	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
+		sel.order == nil && sel.limit < 0 && sel.offset < 0
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
@@ -430,6 +481,10 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 			sc.out = nil
 		}
 	}
+	sel.limit, sel.offset = -1, -1
+	if aq.Select != nil {
+		p.orderLimit(aq.Select, sc, sel)
+	}
 	sel.aggs = aggs
 	sel.aggv = make([]event.Value, len(aggs))
 	if len(sel.groupBy) > 0 {
@@ -482,6 +537,54 @@ func (w *windowSpec) build(stored *event.Schema, cols []int, tsCol int) window {
 	default: // timebatch
 		return newTimeBatchWindow(w.n, w.start, w.aligned, w.streamCurrent, w.expiredOn, stored, cols)
 	}
+}
+
+// orderLimit plans order by (over output attributes), limit and offset.
+func (p *planner) orderLimit(s *ast.Selector, sc *scope, sel *selector) {
+	for _, o := range s.OrderBy {
+		if o == nil || o.Var == nil {
+			continue
+		}
+		col := -1
+		for i, it := range s.Items {
+			if it != nil && it.Name == o.Var.Name {
+				col = i
+			}
+		}
+		if s.Star {
+			col = sc.in.Index(o.Var.Name)
+		}
+		if col < 0 || col >= len(sel.items) {
+			p.errorf(o.Pos, "order by %s: not an output attribute of the query", o.Var.Name)
+			continue
+		}
+		sel.order = append(sel.order, orderKey{col: col, desc: o.Desc})
+	}
+	bound := func(e ast.Expr, what string) int64 {
+		if e == nil {
+			return -1
+		}
+		c := p.compile(e, &scope{in: &event.Schema{}, context: what})
+		if c == nil {
+			return -1
+		}
+		_, lit := e.(*ast.Constant)
+		if u, ok := e.(*ast.Unary); ok {
+			_, lit = u.X.(*ast.Constant)
+		}
+		if !lit || (c.typ != event.Int && c.typ != event.Long) {
+			p.errorf(e.Position(), "'%s' must be an int or long constant", what)
+			return -1
+		}
+		n, _ := c.num(nil)
+		if n < 0 {
+			p.errorf(e.Position(), "'%s' cannot have negative value, but found '%d'", what, n)
+			return -1
+		}
+		return n
+	}
+	sel.limit = bound(s.Limit, "limit")
+	sel.offset = bound(s.Offset, "offset")
 }
 
 // planWindow checks a window handler's arguments.

@@ -1,6 +1,11 @@
 package engine
 
 import (
+	"cmp"
+	"math"
+	"sort"
+	"strings"
+
 	"github.com/tandem-stream/tandem/event"
 	"github.com/tandem-stream/tandem/lang/ast"
 )
@@ -199,6 +204,9 @@ type selector struct {
 
 	currentOn, expiredOn bool
 
+	order         []orderKey
+	limit, offset int64 // -1 when absent
+
 	single *group            // the state without group by
 	groups map[string]*group // the states with group by
 	key    []byte
@@ -314,8 +322,122 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 			out[slot] = ev
 		}
 	}
+	if replace && !grouped {
+		// Siddhi's processInBatchNoGroupBy: the single output survives only
+		// a zero (or no) offset and a positive (or no) limit.
+		if s.offset > 0 || s.limit == 0 {
+			out = out[:0]
+		}
+	} else if s.order != nil || s.offset >= 0 || s.limit >= 0 {
+		out = s.orderAndPage(out)
+	}
 	s.out = out
 	return out
+}
+
+// orderKey is one order by attribute: an output column.
+type orderKey struct {
+	col  int
+	desc bool
+}
+
+// orderAndPage applies order by, offset and limit to an output chunk the
+// way Siddhi's QuerySelector does: order sorts each run of current or of
+// expired events on its own; the limit only counts current events and lets
+// every expired event through (operator precedence in Siddhi's
+// limitEventChunk).
+func (s *selector) orderAndPage(out []event.Event) []event.Event {
+	if s.order != nil {
+		for i := 0; i < len(out); {
+			j := i + 1
+			for j < len(out) && out[j].Expired == out[i].Expired {
+				j++
+			}
+			run := out[i:j]
+			sort.SliceStable(run, func(a, b int) bool { return s.compare(&run[a], &run[b]) < 0 })
+			i = j
+		}
+	}
+	if s.offset > 0 {
+		out = out[min(int64(len(out)), s.offset):]
+	}
+	if s.limit >= 0 {
+		kept := out[:0]
+		var n int64
+		for _, e := range out {
+			if e.Expired || n < s.limit {
+				kept = append(kept, e)
+				n++
+			}
+		}
+		out = kept
+	}
+	return out
+}
+
+// compare orders two output events by the order keys: nulls last whatever
+// the direction, values as Java's compareTo.
+func (s *selector) compare(a, b *event.Event) int {
+	for _, k := range s.order {
+		x, y := a.Data[k.col], b.Data[k.col]
+		switch {
+		case x.IsNull() && y.IsNull():
+			continue
+		case y.IsNull():
+			return -1
+		case x.IsNull():
+			return 1
+		}
+		c := compareValue(x, y)
+		if k.desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareValue compares two non-null values of the same type like Java's
+// compareTo: floating point puts -0 before 0 and NaN after everything.
+func compareValue(x, y event.Value) int {
+	switch x.Type() {
+	case event.Int, event.Long:
+		return cmp.Compare(x.Int(), y.Int())
+	case event.Float, event.Double:
+		a, b := x.Float(), y.Float()
+		switch {
+		case a < b:
+			return -1
+		case a > b:
+			return 1
+		}
+		// Equal, or NaN involved, or zeros of different sign.
+		ab, bb := math.Float64bits(a), math.Float64bits(b)
+		an, bn := math.IsNaN(a), math.IsNaN(b)
+		switch {
+		case an && bn:
+			return 0
+		case an:
+			return 1
+		case bn:
+			return -1
+		}
+		return cmp.Compare(int64(ab), int64(bb))
+	case event.String:
+		return strings.Compare(x.Str(), y.Str())
+	case event.Bool:
+		return cmp.Compare(b2i(x.Bool()), b2i(y.Bool()))
+	}
+	return 0
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // aggregate finds the event's group and folds the event into its aggregates.

@@ -333,7 +333,6 @@ type lengthBatchWindow struct {
 	expiredOn     bool
 	cur, exp      ring
 	pending       bool // a reset is due at the next flush
-	first         int64
 	out           []event.Event
 }
 
