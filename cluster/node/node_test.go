@@ -1,0 +1,218 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-stream/tandem/cluster/coord/sqlcoord"
+	"github.com/tandem-stream/tandem/deploy"
+	"github.com/tandem-stream/tandem/io/registry"
+	"github.com/tandem-stream/tandem/io/source/httpsource"
+	"github.com/tandem-stream/tandem/persist/fsstore"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type testNode struct {
+	n      *Node
+	cfg    *Config
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startNode runs a node in this process; the pair shares an SQLite file.
+func startNode(t *testing.T, dir, id, appFile string) *testNode {
+	t.Helper()
+	cfg := &Config{DataDir: filepath.Join(dir, id), Apps: []string{appFile}}
+	cfg.Node.ID, cfg.Node.Group, cfg.Node.API = id, "test", freeAddr(t)
+	cfg.Coordination = CoordinationConfig{Type: "sqlite", Path: filepath.Join(dir, "cluster.db"),
+		Heartbeat: 100 * time.Millisecond, Lease: 400 * time.Millisecond}
+	cfg.Replication = ReplicationConfig{Listen: freeAddr(t), Secret: "s"}
+	cfg.Checkpoint.Interval = 200 * time.Millisecond
+	cfg.Sources.HTTPListen = freeAddr(t)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(testLogWriter{t, id}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	servers := httpsource.NewServers(log)
+	plan, err := deploy.LoadFile(appFile, registry.Default(servers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	co, err := sqlcoord.OpenSQLite(ctx, cfg.Coordination.Path, cfg.Node.Group, sqlcoord.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := fsstore.Open(filepath.Join(cfg.DataDir, "checkpoints"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: []*deploy.Plan{plan}, Logger: log}),
+		cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		err := tn.n.Run(ctx)
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		servers.Close(sctx)
+		c()
+		co.Close()
+		tn.done <- err
+	}()
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+func (tn *testNode) stop() {
+	if tn.cancel == nil {
+		return
+	}
+	tn.cancel()
+	<-tn.done
+	tn.cancel = nil
+}
+
+type testLogWriter struct {
+	t  *testing.T
+	id string
+}
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(w.id + ": " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func send(t *testing.T, addr string, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		body := fmt.Sprintf(`{"event":{"seq":%d}}`, i)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/in", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", fmt.Sprint("k", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("send %d: HTTP %d", i, resp.StatusCode)
+		}
+	}
+}
+
+// TestPairHandoverAndShutdown runs two nodes in one process (under -race in
+// CI): the active replicates and checkpoints, hands over to the passive, and
+// the outputs of both terms form one gap-free, repeat-free sequence.
+func TestPairHandoverAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	appFile := filepath.Join(dir, "app.siddhi")
+	app := fmt.Sprintf(`@app:name('Pass')
+@source(type='http', receiver.url='http://127.0.0.1:1/in', @map(type='json'))
+define stream In (seq long);
+@sink(type='file', file.uri='%s', @map(type='json'))
+define stream Out (seq long, double long);
+from In select seq, seq * 2 as double insert into Out;
+`, out)
+	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, dir, "a", appFile)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	b := startNode(t, dir, "b", appFile)
+	waitUntil(t, "b synced", 5*time.Second, func() bool {
+		p := a.n.Status().Peer
+		return p != nil && p.Synced
+	})
+	send(t, a.cfg.Sources.HTTPListen, 0, 30)
+	waitUntil(t, "a checkpoint shipped to b", 5*time.Second, func() bool {
+		st := b.n.Status()
+		return len(st.Apps) == 1 && st.Apps[0].LastCheckpoint != nil && st.Apps[0].LastCheckpoint.LSN > 0
+	})
+	if err := b.n.Handover(context.Background()); err != ErrNotActive {
+		t.Fatalf("handover on the passive: %v, want ErrNotActive", err)
+	}
+	if err := a.n.Handover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b active", 5*time.Second, func() bool { return b.n.Status().Role == "active" })
+	if st := a.n.Status(); st.Role != "passive" {
+		t.Fatalf("a is %s after handing over", st.Role)
+	}
+	waitUntil(t, "a synced as b's passive", 5*time.Second, func() bool {
+		p := b.n.Status().Peer
+		return p != nil && p.Synced && p.Node == "a"
+	})
+	send(t, b.cfg.Sources.HTTPListen, 30, 30)
+	// The first 30 keys are already logged: resending them changes nothing.
+	send(t, b.cfg.Sources.HTTPListen, 0, 30)
+	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.units[0].app.Idle() })
+	b.stop()
+	a.stop()
+
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var seqs []int
+	ids := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line struct {
+			ID    string `json:"id"`
+			Event struct {
+				Seq    int `json:"seq"`
+				Double int `json:"double"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("bad output line %q: %v", sc.Text(), err)
+		}
+		if ids[line.ID] {
+			t.Errorf("output %s published twice", line.ID)
+		}
+		ids[line.ID] = true
+		if line.Event.Double != 2*line.Event.Seq {
+			t.Errorf("output %s: %+v", line.ID, line.Event)
+		}
+		seqs = append(seqs, line.Event.Seq)
+	}
+	if len(seqs) != 60 {
+		t.Fatalf("%d outputs, want 60: %v", len(seqs), seqs)
+	}
+	for i, s := range seqs {
+		if s != i {
+			t.Fatalf("output %d has seq %d: %v", i, s, seqs)
+		}
+	}
+}
