@@ -56,6 +56,9 @@ type Config struct {
 	SyncAck bool
 	// CheckpointEvery is the period of automatic checkpoints; 0 disables them.
 	CheckpointEvery time.Duration
+	// CheckpointEntries triggers a checkpoint early once this many entries
+	// were applied since the last one (default 1,000,000).
+	CheckpointEntries int
 	// OnCheckpoint is called (on the checkpoint goroutine) after a checkpoint is
 	// durable in Store, so the node can ship it to the passive.
 	OnCheckpoint func(m persist.Manifest, state []byte)
@@ -144,6 +147,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.MaxSinkQueue <= 0 {
 		cfg.MaxSinkQueue = 65536
+	}
+	if cfg.CheckpointEntries <= 0 {
+		cfg.CheckpointEntries = 1_000_000
 	}
 	if cfg.KeyMemory <= 0 {
 		cfg.KeyMemory = 100000
@@ -727,15 +733,27 @@ func (a *App) tickLoop(ctx context.Context) {
 	}
 }
 
+// checkpointLoop checkpoints every CheckpointEvery, and sooner when more than
+// CheckpointEntries entries were applied since the last one: the passive keeps
+// every entry after the last checkpoint, so this bounds its queue.
 func (a *App) checkpointLoop(ctx context.Context) {
 	if a.cfg.CheckpointEvery <= 0 || a.cfg.Store == nil {
 		return
 	}
-	t := time.NewTicker(a.cfg.CheckpointEvery)
+	check := min(a.cfg.CheckpointEvery, time.Second)
+	t := time.NewTicker(check)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-t.C:
+			a.mu.Lock()
+			backlog := a.applied - min(a.applied, a.lastCkpt.LSN)
+			a.mu.Unlock()
+			if time.Since(last) < a.cfg.CheckpointEvery && backlog < uint64(a.cfg.CheckpointEntries) {
+				continue
+			}
+			last = time.Now()
 			if _, err := a.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("checkpoint failed", "err", err)
 			}
