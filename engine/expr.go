@@ -10,6 +10,7 @@ import (
 // processed and, inside a selector, the aggregate results and the output row
 // built so far (for having).
 type frame struct {
+	ts  int64 // the event's timestamp
 	in  []event.Value
 	agg []event.Value
 	out []event.Value

@@ -931,16 +931,6 @@ func (p *planner) aggregate(c *ast.Call, kind aggKind, sc *scope) *expr {
 	return varExpr(spaceAgg, len(*sc.aggs)-1, t)
 }
 
-// function compiles a scalar function call.
-func (p *planner) function(c *ast.Call, sc *scope) *expr {
-	name := c.Name
-	if c.Namespace != "" {
-		name = c.Namespace + ":" + c.Name
-	}
-	p.errorf(c.Pos, "unknown function %s", name)
-	return nil
-}
-
 // checkCycles rejects apps whose queries feed their own input, which would
 // recurse without end.
 func (p *planner) checkCycles() {

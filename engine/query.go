@@ -92,7 +92,7 @@ func (q *query) processStateless(chunk []event.Event) {
 next:
 	for i := range chunk {
 		e := &chunk[i]
-		fr.in = e.Data
+		fr.in, fr.ts = e.Data, e.Timestamp
 		for _, f := range q.pre {
 			if !f.cond(fr) {
 				continue next
@@ -175,7 +175,7 @@ type filter struct {
 
 func (f *filter) process(in []event.Event) []event.Event {
 	if len(in) == 1 && !isReset(&in[0]) {
-		f.fr.in = in[0].Data
+		f.fr.in, f.fr.ts = in[0].Data, in[0].Timestamp
 		if f.cond(&f.fr) {
 			return in
 		}
@@ -183,7 +183,7 @@ func (f *filter) process(in []event.Event) []event.Event {
 	}
 	out := f.out[:0]
 	for i := range in {
-		f.fr.in = in[i].Data
+		f.fr.in, f.fr.ts = in[i].Data, in[i].Timestamp
 		// Resets pass: they carry no data to test.
 		if isReset(&in[i]) || f.cond(&f.fr) {
 			out = append(out, in[i])
@@ -278,7 +278,7 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 			s.reset()
 			continue
 		}
-		fr.in = e.Data
+		fr.in, fr.ts = e.Data, e.Timestamp
 		if len(s.aggs) > 0 || grouped {
 			s.aggregate(e.Expired)
 		}
