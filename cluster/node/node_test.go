@@ -22,7 +22,7 @@ import (
 	"github.com/tandem-stream/tandem/persist/fsstore"
 )
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,7 +40,7 @@ type testNode struct {
 }
 
 // startNode runs a node in this process; the pair shares an SQLite file.
-func startNode(t *testing.T, dir, id, appFile string) *testNode {
+func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *testNode {
 	t.Helper()
 	cfg := &Config{DataDir: filepath.Join(dir, id), Apps: []string{appFile}}
 	cfg.Node.ID, cfg.Node.Group, cfg.Node.API = id, "test", freeAddr(t)
@@ -49,10 +49,17 @@ func startNode(t *testing.T, dir, id, appFile string) *testNode {
 	cfg.Replication = ReplicationConfig{Listen: freeAddr(t), Secret: "s"}
 	cfg.Checkpoint.Interval = 200 * time.Millisecond
 	cfg.Sources.HTTPListen = freeAddr(t)
+	for _, f := range tune {
+		f(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testLogWriter{t, id}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(testLogWriter{t, id}, &slog.HandlerOptions{Level: level}))
 	servers := httpsource.NewServers(log)
 	plan, err := deploy.LoadFile(appFile, registry.Default(servers))
 	if err != nil {
@@ -91,7 +98,7 @@ func (tn *testNode) stop() {
 }
 
 type testLogWriter struct {
-	t  *testing.T
+	t  testing.TB
 	id string
 }
 
@@ -100,7 +107,7 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+func waitUntil(t testing.TB, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
