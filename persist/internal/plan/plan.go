@@ -86,6 +86,10 @@ func Prepare(m persist.Manifest, state []byte, now time.Time) (persist.Manifest,
 		m.Created = now
 	}
 	m.Created = m.Created.UTC()
+	// Stores keep Created as Unix nanoseconds.
+	if !time.Unix(0, m.Created.UnixNano()).Equal(m.Created) {
+		return m, fmt.Errorf("app %q: created time %v out of range", m.App, m.Created)
+	}
 	return m, nil
 }
 

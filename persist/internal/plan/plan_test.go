@@ -110,6 +110,7 @@ func TestPrepare(t *testing.T) {
 		{"revision", persist.Manifest{App: "a", Revision: math.MaxInt64 + 1}},
 		{"checksum", persist.Manifest{App: "a", Checksum: "00"}},
 		{"size", persist.Manifest{App: "a", Size: 4}},
+		{"created", persist.Manifest{App: "a", Created: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	} {
 		if _, err := Prepare(tc.m, []byte("abc"), now); err == nil {
 			t.Errorf("%s: Prepare succeeded", tc.name)
