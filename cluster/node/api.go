@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -26,7 +29,14 @@ type Status struct {
 	DataAddr string        `json:"data_addr,omitempty"`
 	Peer     *PeerStatus   `json:"peer,omitempty"`
 	Members  []MemberState `json:"members"`
-	Apps     []host.Status `json:"apps"`
+	Apps     []AppStatus   `json:"apps"`
+}
+
+// AppStatus is one app on the node.
+type AppStatus struct {
+	host.Status
+	// Inactive says why the app is not running on this node, if it is not.
+	Inactive string `json:"inactive,omitempty"`
 }
 
 // PeerStatus describes the connected passive, as the active sees it.
@@ -57,7 +67,10 @@ func (n *Node) Status() Status {
 	units := n.units
 	n.mu.Unlock()
 	for _, u := range units {
-		st.Apps = append(st.Apps, u.app.Status())
+		n.mu.Lock()
+		inactive := u.inactive
+		n.mu.Unlock()
+		st.Apps = append(st.Apps, AppStatus{Status: u.app.Status(), Inactive: inactive})
 	}
 	if r != nil {
 		if peer, acked, rtt, synced := r.peerStatus(); peer != "" {
@@ -99,10 +112,55 @@ func (n *Node) apiHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"result": "handed over; this node is now passive"})
 	})
+	mux.HandleFunc("POST /api/v1/apps/{app}/clear-state", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.ClearState(r.Context(), r.PathValue("app")); err != nil {
+			code := http.StatusConflict
+			if errors.Is(err, ErrUnknownApp) {
+				code = http.StatusNotFound
+			}
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"result": "state cleared"})
+	})
+	mux.HandleFunc("GET /api/v1/ha/state/{app}", n.serveState)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statusCollector{n})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// serveState answers the live-sync snapshot of one app: its full state at the
+// LSN in the X-Tandem-LSN header, zstd-compressed.
+func (n *Node) serveState(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("app")
+	if n.machine().Role() != Active {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": ErrNotActive.Error()})
+		return
+	}
+	app := n.app(name)
+	if app == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("%v: %s", ErrUnknownApp, name)})
+		return
+	}
+	lsn, state, err := app.Snapshot(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	body := enc.EncodeAll(state, nil)
+	enc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Encoding", "zstd")
+	w.Header().Set("X-Tandem-App-Hash", app.Hash())
+	w.Header().Set("X-Tandem-LSN", strconv.FormatUint(lsn, 10))
+	w.Header().Set("X-Tandem-Epoch", strconv.FormatUint(n.machine().Epoch(), 10))
+	w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -102,3 +102,45 @@ func (n *Node) waitDrained(ctx context.Context, limit time.Duration) error {
 func (n *Node) restartSources(ctx context.Context) {
 	n.startSources(ctx)
 }
+
+// ErrUnknownApp is returned for an app this node does not run.
+var ErrUnknownApp = errors.New("no such app on this node")
+
+// ClearState deletes an app's checkpoints on this node so that it can start
+// afresh, typically after its content changed and its old state no longer
+// fits. On the active the app must be inactive; it is then started with empty
+// state and the passive is resynchronised.
+func (n *Node) ClearState(ctx context.Context, app string) error {
+	return n.onLoop(ctx, func(lctx context.Context) error {
+		var u *unit
+		for _, x := range n.units {
+			if x.plan.Name == app {
+				u = x
+			}
+		}
+		if u == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownApp, app)
+		}
+		active := n.machine().Role() == Active
+		if active && u.inactive == "" {
+			return fmt.Errorf("app %s is running; its state can only be cleared while it is inactive", app)
+		}
+		if err := n.deps.Store.Clear(lctx, app); err != nil {
+			return fmt.Errorf("clear state of %s: %w", app, err)
+		}
+		n.log.Warn("app state cleared", "app", app)
+		if !active {
+			return nil
+		}
+		n.resetApp(u)
+		n.promoteUnit(lctx, u, n.machine().Epoch())
+		if u.inactive != "" {
+			return fmt.Errorf("app %s still cannot start: %s", app, u.inactive)
+		}
+		n.startUnitSources(lctx, u)
+		if r := n.currentRepl(); r != nil {
+			r.dropSession() // the passive reconnects and takes every app's state
+		}
+		return nil
+	})
+}

@@ -34,9 +34,10 @@ type Deps struct {
 // unit is one app on this node: its plan, its host.App for the current role,
 // and its sources while active.
 type unit struct {
-	plan    *deploy.Plan
-	app     *host.App
-	sources []source.Source
+	plan     *deploy.Plan
+	app      *host.App
+	sources  []source.Source
+	inactive string // why the app is not running here, if it is not
 }
 
 // Node is one member of a pair.
@@ -82,17 +83,24 @@ func (n *Node) now() time.Duration { return time.Since(n.start) }
 // resetApps gives every app a fresh passive host.App.
 func (n *Node) resetApps() {
 	for _, u := range n.units {
-		u.app = u.plan.NewApp(host.Config{
-			Store:           n.deps.Store,
-			Logger:          n.log,
-			Gate:            n.gate,
-			SyncAck:         n.cfg.Replication.Ack == "sync",
-			CheckpointEvery: n.cfg.Checkpoint.Interval,
-			OnCheckpoint:    n.onCheckpoint,
-			OnAppend:        n.onAppend,
-			OnPublished:     n.onAppend,
-		}, sink.Env{Logger: n.log})
+		n.resetApp(u)
 	}
+}
+
+func (n *Node) resetApp(u *unit) {
+	app := u.plan.NewApp(host.Config{
+		Store:           n.deps.Store,
+		Logger:          n.log,
+		Gate:            n.gate,
+		SyncAck:         n.cfg.Replication.Ack == "sync",
+		CheckpointEvery: n.cfg.Checkpoint.Interval,
+		OnCheckpoint:    n.onCheckpoint,
+		OnAppend:        n.onAppend,
+		OnPublished:     n.onAppend,
+	}, sink.Env{Logger: n.log})
+	n.mu.Lock()
+	u.app = app
+	n.mu.Unlock()
 }
 
 // onAppend wakes the replication writer: entries were logged or outputs published.
@@ -263,9 +271,7 @@ func (n *Node) promote(ctx context.Context, epoch uint64) {
 	n.stopFollowing()
 	start := time.Now()
 	for _, u := range n.units {
-		if err := u.app.Promote(ctx, epoch); err != nil {
-			n.log.Error("app not started", "app", u.plan.Name, "err", err)
-		}
+		n.promoteUnit(ctx, u, epoch)
 	}
 	n.gate.Set(true)
 	r, err := startReplServer(n, epoch)
@@ -280,21 +286,44 @@ func (n *Node) promote(ctx context.Context, epoch uint64) {
 	n.log.Info("node is ACTIVE", "epoch", epoch, "took", time.Since(start).Round(time.Millisecond))
 }
 
+// promoteUnit starts one app as active; an app that cannot start is marked
+// inactive with the reason, and the others run on.
+func (n *Node) promoteUnit(ctx context.Context, u *unit, epoch uint64) {
+	if err := u.app.Promote(ctx, epoch); err != nil {
+		n.log.Error("app not started", "app", u.plan.Name, "err", err)
+		n.setInactive(u, err.Error())
+		return
+	}
+	n.setInactive(u, "")
+}
+
+func (n *Node) setInactive(u *unit, reason string) {
+	n.mu.Lock()
+	u.inactive = reason
+	n.mu.Unlock()
+}
+
 func (n *Node) startSources(ctx context.Context) {
-	env := source.Env{Logger: n.log, HTTPListen: n.cfg.Sources.HTTPListen}
 	for _, u := range n.units {
-		srcs, err := u.plan.Sources(u.app, env)
-		if err != nil {
-			n.log.Error("sources", "app", u.plan.Name, "err", err)
+		n.startUnitSources(ctx, u)
+	}
+}
+
+func (n *Node) startUnitSources(ctx context.Context, u *unit) {
+	if u.inactive != "" {
+		return
+	}
+	srcs, err := u.plan.Sources(u.app, source.Env{Logger: n.log, HTTPListen: n.cfg.Sources.HTTPListen})
+	if err != nil {
+		n.log.Error("sources", "app", u.plan.Name, "err", err)
+		return
+	}
+	for _, s := range srcs {
+		if err := s.Start(ctx); err != nil {
+			n.log.Error("source start", "app", u.plan.Name, "err", err)
 			continue
 		}
-		for _, s := range srcs {
-			if err := s.Start(ctx); err != nil {
-				n.log.Error("source start", "app", u.plan.Name, "err", err)
-				continue
-			}
-			u.sources = append(u.sources, s)
-		}
+		u.sources = append(u.sources, s)
 	}
 }
 

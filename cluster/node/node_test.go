@@ -223,3 +223,57 @@ from In select seq, seq * 2 as double insert into Out;
 		}
 	}
 }
+
+// TestChangedAppNeedsClearedState restarts a node with a new version of its
+// app: the old checkpoint must not be restored into it; the app is inactive
+// with the reason until its state is cleared through the API.
+func TestChangedAppNeedsClearedState(t *testing.T) {
+	dir := t.TempDir()
+	appFile := filepath.Join(dir, "app.siddhi")
+	v1 := "@app:name('Ver')\ndefine stream In (seq long);\nfrom In select seq insert into Out;\n"
+	if err := os.WriteFile(appFile, []byte(v1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, dir, "a", appFile)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	if err := a.n.units[0].app.Ingest(context.Background(), "In", nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.n.units[0].app.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+
+	v2 := strings.Replace(v1, "select seq", "select seq * 10 as seq", 1)
+	if err := os.WriteFile(appFile, []byte(v2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a = startNode(t, dir, "a", appFile, func(c *Config) { c.Node.API = a.cfg.Node.API })
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	st := a.n.Status().Apps[0]
+	if !strings.Contains(st.Inactive, "different version") {
+		t.Fatalf("app status %+v: want inactive because of the version change", st)
+	}
+	api := "http://" + a.cfg.Node.API
+	if resp, err := http.Get(api + "/api/v1/ha/state/Ver"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("state of an inactive app: %v %v", resp.StatusCode, err)
+	}
+	resp, err := http.Post(api+"/api/v1/apps/Nope/clear-state", "", nil)
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("clear-state of an unknown app: %v %v", resp.StatusCode, err)
+	}
+	resp, err = http.Post(api+"/api/v1/apps/Ver/clear-state", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("clear-state: %v %v", resp.StatusCode, err)
+	}
+	if st := a.n.Status().Apps[0]; st.Inactive != "" || st.Role != "active" {
+		t.Fatalf("after clear-state: %+v", st)
+	}
+	resp, err = http.Get(api + "/api/v1/ha/state/Ver")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("state: %v %v", resp.StatusCode, err)
+	}
+	if resp.Header.Get("Content-Encoding") != "zstd" || resp.Header.Get("X-Tandem-LSN") != "0" {
+		t.Fatalf("state headers: %v", resp.Header)
+	}
+}

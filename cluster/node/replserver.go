@@ -304,6 +304,17 @@ func (r *replServer) readAcks(ctx context.Context, s *session) error {
 	}
 }
 
+// dropSession disconnects the passive; it reconnects and takes a fresh snapshot.
+func (r *replServer) dropSession() {
+	r.mu.Lock()
+	s := r.session
+	r.mu.Unlock()
+	if s != nil {
+		s.cancel()
+		s.conn.Close()
+	}
+}
+
 // drained reports whether the passive holds everything: every app idle, every
 // entry acknowledged, every published position sent.
 func (r *replServer) drained() bool {
