@@ -62,6 +62,9 @@ type Config struct {
 	// OnCheckpoint is called (on the checkpoint goroutine) after a checkpoint is
 	// durable in Store, so the node can ship it to the passive.
 	OnCheckpoint func(m persist.Manifest, state []byte)
+	// HotStandby makes the passive apply entries as they arrive and hold the
+	// outputs, so a failover needs no restore or replay.
+	HotStandby bool
 	// OnAppend is called, without locks held, after entries are logged.
 	OnAppend func()
 	// OnPublished is called after a sink delivered outputs, so the node can
@@ -129,6 +132,11 @@ type App struct {
 	snapReq chan chan snapshotResult
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	// Hot standby: the passive's apply loop. Only the goroutine that feeds
+	// the passive (InstallSnapshot) and Promote/Stop touch these.
+	hotCancel context.CancelFunc
+	hotDone   chan struct{}
 }
 
 type snapshotResult struct {
@@ -204,9 +212,10 @@ func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
 	if _, err := unmarshalState(state); err != nil {
 		return fmt.Errorf("app %s: snapshot at LSN %d: %w", a.cfg.Name, lsn, err)
 	}
+	a.stopHot()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.role != rolePassive {
+		a.mu.Unlock()
 		return fmt.Errorf("app %s: snapshot received while not passive", a.cfg.Name)
 	}
 	a.base = state
@@ -214,7 +223,43 @@ func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
 	a.committed, a.applied = lsn, lsn
 	clear(a.published)
 	a.broadcast()
+	a.mu.Unlock()
+	if a.cfg.HotStandby {
+		return a.startHot(state)
+	}
 	return nil
+}
+
+// startHot restores state into a live engine and applies entries as they
+// arrive, holding the outputs back until a failover (hot standby).
+func (a *App) startHot(state []byte) error {
+	eng, st, err := a.buildEngine(state)
+	if err != nil {
+		return err
+	}
+	a.setupSlots(eng, st)
+	a.mu.Lock()
+	a.lastTs = max(a.lastTs, st.LastTs)
+	for i, k := range st.Keys {
+		a.keys.add(k, st.KeyLSNs[i])
+	}
+	a.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.hotCancel = cancel
+	a.hotDone = make(chan struct{})
+	go func() { defer close(a.hotDone); a.applyLoop(ctx) }()
+	return nil
+}
+
+// stopHot stops a hot standby's apply loop; it reports whether one ran.
+func (a *App) stopHot() bool {
+	if a.hotCancel == nil {
+		return false
+	}
+	a.hotCancel()
+	<-a.hotDone
+	a.hotCancel = nil
+	return true
 }
 
 // AppendReplicated queues entries received from the active. Entries at or
@@ -267,7 +312,7 @@ func (a *App) StoreCheckpoint(ctx context.Context, m persist.Manifest, state []b
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.role == rolePassive && m.LSN > a.wal.base {
+	if a.role == rolePassive && !a.cfg.HotStandby && m.LSN > a.wal.base {
 		a.base = state
 		a.wal.trim(m.LSN)
 		a.committed, a.applied = max(a.committed, m.LSN), m.LSN
@@ -297,7 +342,10 @@ func (a *App) Promote(ctx context.Context, epoch uint64) error {
 	}
 	a.mu.Unlock()
 
-	if state == nil && base == 0 && a.cfg.Store != nil {
+	// A hot standby's engine is already current: stop its passive apply loop
+	// and carry on from where it is, with no restore and no replay.
+	hot := a.stopHot()
+	if !hot && state == nil && base == 0 && a.cfg.Store != nil {
 		m, st, err := a.cfg.Store.Latest(ctx, a.cfg.Name)
 		switch {
 		case errors.Is(err, persist.ErrNotFound):
@@ -315,36 +363,35 @@ func (a *App) Promote(ctx context.Context, epoch uint64) error {
 		}
 	}
 
-	eng, err := a.cfg.NewEngine()
-	if err != nil {
-		return fmt.Errorf("app %s: %w", a.cfg.Name, err)
-	}
 	st := &appState{Ordinals: map[string]uint64{}}
-	if state != nil {
-		if st, err = unmarshalState(state); err != nil {
-			return fmt.Errorf("app %s: restore: %w", a.cfg.Name, err)
+	if !hot {
+		eng, restored, err := a.buildEngine(state)
+		if err != nil {
+			return err
 		}
-		if err := eng.Restore(st.Engine); err != nil {
-			return fmt.Errorf("app %s: restore engine state at LSN %d: %w", a.cfg.Name, st.LSN, err)
-		}
+		st = restored
+		a.setupSlots(eng, st)
 	}
-	if err := a.setupEngine(eng, st, published); err != nil {
+	if err := a.openSinks(published, epoch); err != nil {
 		return err
 	}
 
 	a.mu.Lock()
-	if state != nil && st.LSN > a.wal.last() {
-		a.wal.reset(st.LSN)
+	if !hot {
+		if state != nil && st.LSN > a.wal.last() {
+			a.wal.reset(st.LSN)
+		}
+		for i, k := range st.Keys {
+			a.keys.add(k, st.KeyLSNs[i])
+		}
+		a.applied = st.LSN
+		a.lastTs = max(a.lastTs, st.LastTs)
 	}
-	for i, k := range st.Keys {
-		a.keys.add(k, st.KeyLSNs[i])
-	}
-	a.applied = st.LSN
 	a.committed = a.wal.last()
-	a.lastTs = max(a.lastTs, st.LastTs)
 	a.role = roleActive
 	a.epoch = epoch
 	a.base = nil
+	from := a.applied
 	a.broadcast()
 	a.mu.Unlock()
 
@@ -358,32 +405,73 @@ func (a *App) Promote(ctx context.Context, epoch uint64) error {
 	go func() { defer a.wg.Done(); a.applyLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.tickLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(runCtx) }()
-	a.log.Info("app active", "epoch", epoch, "from_lsn", st.LSN, "replay_to", a.LastLSN())
+	a.log.Info("app active", "epoch", epoch, "from_lsn", from, "replay_to", a.LastLSN(), "hot", hot)
 	return nil
 }
 
-func (a *App) setupEngine(eng Engine, st *appState, published map[string]uint64) error {
+// buildEngine makes a fresh engine and restores state into it (nil: empty).
+func (a *App) buildEngine(state []byte) (Engine, *appState, error) {
+	eng, err := a.cfg.NewEngine()
+	if err != nil {
+		return nil, nil, fmt.Errorf("app %s: %w", a.cfg.Name, err)
+	}
+	st := &appState{Ordinals: map[string]uint64{}}
+	if state != nil {
+		if st, err = unmarshalState(state); err != nil {
+			return nil, nil, fmt.Errorf("app %s: restore: %w", a.cfg.Name, err)
+		}
+		if err := eng.Restore(st.Engine); err != nil {
+			return nil, nil, fmt.Errorf("app %s: restore engine state at LSN %d: %w", a.cfg.Name, st.LSN, err)
+		}
+	}
+	return eng, st, nil
+}
+
+// setupSlots attaches the engine and numbers its outputs per sink; the sinks
+// themselves are opened only on the active (openSinks).
+func (a *App) setupSlots(eng Engine, st *appState) {
 	a.engine = eng
 	a.inputIDs = map[string]int{}
 	a.bySink = map[string][]*sinkSlot{}
-	a.slots = a.slots[:0]
+	a.slots = nil
 	for _, spec := range a.cfg.Sinks {
-		s, err := spec.Open()
-		if err != nil {
-			for _, o := range a.slots {
-				o.pub.sink.Close()
-			}
-			return fmt.Errorf("app %s: open sink %s: %w", a.cfg.Name, spec.ID, err)
-		}
-		slot := &sinkSlot{spec: spec, ordinal: st.Ordinals[spec.ID], suppressTo: published[spec.ID]}
-		slot.pub = newPublisher(spec.ID, s, a.cfg.Gate, a.log, a.cfg.MaxSinkQueue, published[spec.ID])
-		slot.pub.onPublished = a.cfg.OnPublished
+		slot := &sinkSlot{spec: spec, ordinal: st.Ordinals[spec.ID]}
 		a.slots = append(a.slots, slot)
 		if _, seen := a.bySink[spec.Stream]; !seen {
 			stream := spec.Stream
 			eng.OnOutput(stream, func(events []event.Event) { a.collect(stream, events) })
 		}
 		a.bySink[spec.Stream] = append(a.bySink[spec.Stream], slot)
+	}
+}
+
+// openSinks opens every sink with a publisher that starts after the
+// positions the previous active published; outputs a hot standby already
+// holds beyond them are queued first.
+func (a *App) openSinks(published map[string]uint64, epoch uint64) error {
+	for i, slot := range a.slots {
+		s, err := slot.spec.Open()
+		if err != nil {
+			for _, o := range a.slots[:i] {
+				o.pub.sink.Close()
+				o.pub = nil
+			}
+			return fmt.Errorf("app %s: open sink %s: %w", a.cfg.Name, slot.spec.ID, err)
+		}
+		pos := published[slot.spec.ID]
+		slot.suppressTo = max(slot.suppressTo, pos)
+		slot.pub = newPublisher(slot.spec.ID, s, a.cfg.Gate, a.log, a.cfg.MaxSinkQueue, pos)
+		slot.pub.onPublished = a.cfg.OnPublished
+		keep := slot.pending[:0]
+		for _, o := range slot.pending {
+			if o.Ordinal > pos {
+				o.Epoch = epoch // computed while passive, published by this term
+				keep = append(keep, o)
+			}
+		}
+		slot.pub.queue = append(slot.pub.queue, keep...)
+		clear(slot.pending)
+		slot.pending = slot.pending[:0]
 	}
 	return nil
 }
@@ -533,13 +621,18 @@ func (a *App) applyLoop(ctx context.Context) {
 			a.apply(&batch[i])
 		}
 		for _, s := range a.slots {
-			if len(s.pending) > 0 {
-				if err := s.pub.enqueue(ctx, s.pending); err != nil {
-					return
-				}
-				clear(s.pending)
-				s.pending = s.pending[:0]
+			if len(s.pending) == 0 {
+				continue
 			}
+			if s.pub == nil {
+				a.trimHeld(s)
+				continue
+			}
+			if err := s.pub.enqueue(ctx, s.pending); err != nil {
+				return
+			}
+			clear(s.pending)
+			s.pending = s.pending[:0]
 		}
 		dl, hasDL := a.engine.NextDeadline()
 
@@ -555,6 +648,23 @@ func (a *App) applyLoop(ctx context.Context) {
 			req <- a.snapshot()
 		default:
 		}
+	}
+}
+
+// trimHeld drops the outputs a hot standby holds once the active reports
+// them published (apply goroutine only).
+func (a *App) trimHeld(s *sinkSlot) {
+	a.mu.Lock()
+	pos := a.published[s.spec.ID]
+	a.mu.Unlock()
+	n := 0
+	for n < len(s.pending) && s.pending[n].Ordinal <= pos {
+		n++
+	}
+	if n > 0 {
+		rest := copy(s.pending, s.pending[n:])
+		clear(s.pending[rest:])
+		s.pending = s.pending[:rest]
 	}
 }
 
@@ -801,6 +911,7 @@ func (a *App) Stop() {
 	a.broadcast()
 	a.mu.Unlock()
 	if !wasActive {
+		a.stopHot()
 		return
 	}
 	a.cancel()

@@ -168,11 +168,18 @@ func TestAloneIngestPublishes(t *testing.T) {
 // snapshot, the entries and a checkpoint, then is promoted and must publish
 // exactly the outputs the active had not yet published.
 func TestFailoverReplay(t *testing.T) {
+	for _, hot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hot=%v", hot), func(t *testing.T) { testFailover(t, hot) })
+	}
+}
+
+func testFailover(t *testing.T, hot bool) {
 	ctx := context.Background()
 	s1, s2 := &memSink{}, &memSink{}
 	store1, store2 := &memStore{}, &memStore{}
 	active := newTestApp(t, s1, store1, true)
 	passive := newTestApp(t, s2, store2, true)
+	passive.cfg.HotStandby = hot
 	active.cfg.OnCheckpoint = func(m persist.Manifest, st []byte) {
 		if _, err := passive.StoreCheckpoint(ctx, m, st); err != nil {
 			t.Error(err)
@@ -235,6 +242,15 @@ func TestFailoverReplay(t *testing.T) {
 	// The active reported publishing only up to 15 before it "died".
 	passive.SetPublished(map[string]uint64{"Out/0": 15})
 	active.Stop()
+	if hot {
+		waitFor(t, "the hot standby to apply everything", func() bool {
+			st := passive.Status()
+			return st.Applied == st.LastLSN
+		})
+		if n := len(s2.snapshot()); n != 0 {
+			t.Fatalf("hot standby published %d outputs while passive", n)
+		}
+	}
 
 	if err := passive.Promote(ctx, 2); err != nil {
 		t.Fatal(err)

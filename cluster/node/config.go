@@ -50,7 +50,11 @@ type ReplicationConfig struct {
 	Listen    string `yaml:"listen"`
 	Advertise string `yaml:"advertise"`
 	Ack       string `yaml:"ack"` // sync (default) or async
-	Secret    string `yaml:"secret"`
+	// Mode is warm (default: the passive restores and replays on failover) or
+	// hot (the passive applies every entry as it arrives and holds the
+	// outputs: failover needs no restore or replay).
+	Mode   string `yaml:"mode"`
+	Secret string `yaml:"secret"`
 }
 
 // CheckpointConfig configures checkpoints.
@@ -147,6 +151,13 @@ func (c *Config) Validate() error {
 	case "sync", "async":
 	default:
 		bad("replication.ack %q must be sync or async", r.Ack)
+	}
+	switch r.Mode {
+	case "":
+		r.Mode = "warm"
+	case "warm", "hot":
+	default:
+		bad("replication.mode %q must be warm or hot", r.Mode)
 	}
 	if c.Checkpoint.Interval == 0 {
 		c.Checkpoint.Interval = 30 * time.Second

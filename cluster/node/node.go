@@ -93,6 +93,7 @@ func (n *Node) resetApp(u *unit) {
 		Logger:          n.log,
 		Gate:            n.gate,
 		SyncAck:         n.cfg.Replication.Ack == "sync",
+		HotStandby:      n.cfg.Replication.Mode == "hot",
 		CheckpointEvery: n.cfg.Checkpoint.Interval,
 		OnCheckpoint:    n.onCheckpoint,
 		OnAppend:        n.onAppend,

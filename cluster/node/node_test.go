@@ -140,7 +140,14 @@ func send(t *testing.T, addr string, from, n int) {
 // CI): the active replicates and checkpoints, hands over to the passive, and
 // the outputs of both terms form one gap-free, repeat-free sequence.
 func TestPairHandoverAndShutdown(t *testing.T) {
+	for _, mode := range []string{"warm", "hot"} {
+		t.Run(mode, func(t *testing.T) { testPairHandover(t, mode) })
+	}
+}
+
+func testPairHandover(t *testing.T, mode string) {
 	dir := t.TempDir()
+	setMode := func(c *Config) { c.Replication.Mode = mode }
 	out := filepath.Join(dir, "out.jsonl")
 	appFile := filepath.Join(dir, "app.siddhi")
 	app := fmt.Sprintf(`@app:name('Pass')
@@ -153,9 +160,9 @@ from In select seq, seq * 2 as double insert into Out;
 	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := startNode(t, dir, "a", appFile)
+	a := startNode(t, dir, "a", appFile, setMode)
 	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
-	b := startNode(t, dir, "b", appFile)
+	b := startNode(t, dir, "b", appFile, setMode)
 	waitUntil(t, "b synced", 5*time.Second, func() bool {
 		p := a.n.Status().Peer
 		return p != nil && p.Synced
