@@ -41,7 +41,7 @@ var aggNames = map[string]aggKind{
 // aggState per group, so one aggregator serves every group.
 type aggregator struct {
 	kind aggKind
-	arg  *expr // nil for count()
+	argE *expr // nil for count()
 	typ  event.Type
 	// track keeps the window's candidates for min and max so that removals
 	// work (Siddhi's trackFutureStates: sliding windows or expired output).
@@ -49,14 +49,7 @@ type aggregator struct {
 	// col is the input column when the argument is a plain attribute, read
 	// directly instead of through arg; -1 otherwise.
 	col int
-}
-
-// argValue evaluates the argument.
-func (a *aggregator) argValue(f *frame) event.Value {
-	if a.col >= 0 {
-		return f.in[a.col]
-	}
-	return a.arg.val(f)
+	tmp event.Value // the evaluated argument otherwise
 }
 
 // aggState is the state of one aggregator for one group. Which fields are used
@@ -102,72 +95,78 @@ func aggResultType(k aggKind, arg event.Type) (event.Type, bool) {
 	return event.Null, false
 }
 
-// add folds a current event into the state and returns the new result.
-func (a *aggregator) add(st *aggState, f *frame) event.Value {
+// arg returns the argument's value for the event in f: a pointer into the
+// event for a plain attribute, else into a.tmp.
+func (a *aggregator) arg(f *frame) *event.Value {
+	if a.col >= 0 {
+		return &f.in[a.col]
+	}
+	a.tmp = a.argE.val(f)
+	return &a.tmp
+}
+
+// add folds a current event into the state. Results are read separately
+// with current, and only for events that are output: in Siddhi every
+// aggregator returns exactly its current value after each update.
+func (a *aggregator) add(st *aggState, f *frame) {
 	if a.kind == aggCount {
 		st.n++
-		return event.LongValue(st.n)
+		return
 	}
-	v := a.argValue(f)
+	v := a.arg(f)
 	if a.kind == aggDistinctCount {
 		// distinctCount has no null check in Siddhi: null is a value too.
 		if st.set == nil {
 			st.set = make(map[string]int64)
 		}
-		st.set[distinctKey(v)]++
-		return event.LongValue(int64(len(st.set)))
+		st.set[distinctKey(*v)]++
+		return
 	}
 	if v.IsNull() {
-		return a.current(st)
+		return
 	}
 	switch a.kind {
 	case aggSum:
 		st.n++
 		if a.typ == event.Long {
 			st.i += v.Int()
-			return event.LongValue(st.i)
+		} else {
+			st.f += v.Float()
 		}
-		st.f += v.Float()
-		return event.DoubleValue(st.f)
 	case aggAvg:
 		st.n++
 		st.f += v.Float()
-		return event.DoubleValue(st.f / float64(st.n))
 	case aggMin, aggMax:
 		if a.track {
-			st.dq.pushMonotonic(v, a.kind == aggMin)
+			st.dq.pushMonotonic(*v, a.kind == aggMin)
 		}
-		if st.cur.IsNull() || better(v, st.cur, a.kind == aggMin) {
-			st.cur = v
+		if st.cur.IsNull() || better(*v, st.cur, a.kind == aggMin) {
+			st.cur = *v
 		}
-		return st.cur
 	case aggMinForever, aggMaxForever:
-		if st.cur.IsNull() || better(v, st.cur, a.kind == aggMinForever) {
-			st.cur = v
+		if st.cur.IsNull() || better(*v, st.cur, a.kind == aggMinForever) {
+			st.cur = *v
 		}
-		return st.cur
 	case aggStdDev:
-		return stdDevAdd(st, v.Float())
+		stdDevAdd(st, v.Float())
 	case aggAnd, aggOr:
 		if v.Bool() {
 			st.i++
 		} else {
 			st.n++
 		}
-		return a.current(st)
 	}
-	return event.Value{}
 }
 
-// remove takes an expired event out of the state and returns the new result.
-func (a *aggregator) remove(st *aggState, f *frame) event.Value {
+// remove takes an expired event out of the state.
+func (a *aggregator) remove(st *aggState, f *frame) {
 	if a.kind == aggCount {
 		st.n--
-		return event.LongValue(st.n)
+		return
 	}
-	v := a.argValue(f)
+	v := a.arg(f)
 	if a.kind == aggDistinctCount {
-		k := distinctKey(v)
+		k := distinctKey(*v)
 		if c, ok := st.set[k]; ok {
 			if c <= 1 {
 				delete(st.set, k)
@@ -175,10 +174,10 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 				st.set[k] = c - 1
 			}
 		}
-		return event.LongValue(int64(len(st.set)))
+		return
 	}
 	if v.IsNull() {
-		return a.current(st)
+		return
 	}
 	switch a.kind {
 	case aggSum:
@@ -188,36 +187,30 @@ func (a *aggregator) remove(st *aggState, f *frame) event.Value {
 		} else {
 			st.f -= v.Float()
 		}
-		return a.current(st)
 	case aggAvg:
 		st.n--
 		st.f -= v.Float()
-		return a.current(st)
 	case aggMin, aggMax:
 		if a.track {
-			st.dq.removeFirst(v)
+			st.dq.removeFirst(*v)
 			st.cur = st.dq.first()
-		} else if !st.cur.IsNull() && st.cur.Equal(v) {
+		} else if !st.cur.IsNull() && st.cur.Equal(*v) {
 			st.cur = event.Value{}
 		}
-		return st.cur
 	case aggMinForever, aggMaxForever:
 		// Forever aggregates ignore expiry: an expired value still counts.
-		if st.cur.IsNull() || better(v, st.cur, a.kind == aggMinForever) {
-			st.cur = v
+		if st.cur.IsNull() || better(*v, st.cur, a.kind == aggMinForever) {
+			st.cur = *v
 		}
-		return st.cur
 	case aggStdDev:
-		return stdDevRemove(st, v.Float())
+		stdDevRemove(st, v.Float())
 	case aggAnd, aggOr:
 		if v.Bool() {
 			st.i--
 		} else {
 			st.n--
 		}
-		return a.current(st)
 	}
-	return event.Value{}
 }
 
 // reset clears the state at a batch window's RESET. Forever aggregates keep
@@ -321,30 +314,28 @@ func distinctKey(v event.Value) string {
 // Standard deviation follows Siddhi's StdDevAttributeAggregatorExecutor
 // step by step (running sum, mean and sum of squared differences; population
 // deviation), so that rounding matches too.
-func stdDevAdd(st *aggState, x float64) event.Value {
+func stdDevAdd(st *aggState, x float64) {
 	st.n++
 	if st.n == 1 {
 		st.f, st.m, st.f2 = x, x, 0
-		return event.DoubleValue(0)
+		return
 	}
 	old := st.m
 	st.f += x
 	st.m = st.f / float64(st.n)
 	st.f2 += (x - old) * (x - st.m)
-	return event.DoubleValue(math.Sqrt(st.f2 / float64(st.n)))
 }
 
-func stdDevRemove(st *aggState, x float64) event.Value {
+func stdDevRemove(st *aggState, x float64) {
 	st.n--
 	if st.n == 0 {
 		st.f, st.m, st.f2 = 0, 0, 0
-		return event.Value{}
+		return
 	}
 	old := st.m
 	st.f -= x
 	st.m = st.f / float64(st.n)
 	st.f2 -= (x - old) * (x - st.m)
-	return stdDevValue(st)
 }
 
 func stdDevValue(st *aggState) event.Value {

@@ -907,14 +907,14 @@ func (p *planner) aggregate(c *ast.Call, kind aggKind, sc *scope) *expr {
 		// Aggregates cannot nest: compile the argument without aggregates.
 		saved := sc.aggs
 		sc.aggs = nil
-		a.arg = p.compile(c.Args[0], sc)
+		a.argE = p.compile(c.Args[0], sc)
 		sc.aggs = saved
-		if a.arg == nil {
+		if a.argE == nil {
 			return nil
 		}
-		argType = a.arg.typ
-		if a.arg.isVar && a.arg.sp == spaceIn {
-			a.col = a.arg.col
+		argType = a.argE.typ
+		if a.argE.isVar && a.argE.sp == spaceIn {
+			a.col = a.argE.col
 		}
 	default:
 		p.errorf(c.Pos, "%s takes one argument, found %d", c.Name, len(c.Args))

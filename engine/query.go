@@ -209,6 +209,7 @@ type selector struct {
 
 	single *group            // the state without group by
 	groups map[string]*group // the states with group by
+	cur    *group            // the group of the event being processed
 	key    []byte
 
 	fr      frame
@@ -284,6 +285,9 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 		}
 		if e.Expired && !s.expiredOn || !e.Expired && !s.currentOn {
 			continue
+		}
+		if len(s.aggs) > 0 {
+			s.results()
 		}
 		if !replace {
 			row := rows[len(out)*s.width : (len(out)+1)*s.width : (len(out)+1)*s.width]
@@ -452,9 +456,10 @@ func (s *selector) aggregate(expired bool) {
 			s.groups[string(s.key)] = g
 		}
 	}
+	s.cur = g
 	if expired {
 		for k, a := range s.aggs {
-			s.aggv[k] = a.remove(&g.states[k], fr)
+			a.remove(&g.states[k], fr)
 		}
 		if s.groups != nil && s.emptyGroup(g) {
 			delete(s.groups, string(s.key))
@@ -462,7 +467,18 @@ func (s *selector) aggregate(expired bool) {
 		return
 	}
 	for k, a := range s.aggs {
-		s.aggv[k] = a.add(&g.states[k], fr)
+		a.add(&g.states[k], fr)
+	}
+}
+
+// results reads the aggregate results of the last aggregated event's group
+// into aggv, for an event that is output.
+func (s *selector) results() {
+	if s.cur == nil {
+		return
+	}
+	for k, a := range s.aggs {
+		s.aggv[k] = a.current(&s.cur.states[k])
 	}
 }
 
