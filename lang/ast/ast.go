@@ -401,10 +401,12 @@ func (*IsNull) exprNode()   {}
 func (*In) exprNode()       {}
 
 // Error is a positioned error in an app; it prints as file:line:col: message.
+// Hint, when set, suggests a fix; Render shows it with the source line.
 type Error struct {
 	File string
 	Pos  Pos
 	Msg  string
+	Hint string
 }
 
 func (e *Error) Error() string {
