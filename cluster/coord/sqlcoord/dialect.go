@@ -3,6 +3,7 @@ package sqlcoord
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,7 +13,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dialect holds what differs between the SQL backends. Every query is
@@ -124,11 +126,10 @@ func openSQLite(ctx context.Context, path string, busy time.Duration) (*sql.DB, 
 		return nil, fmt.Errorf("SQLite path %q: must be a plain file path without '?' or a file: prefix", path)
 	}
 	// busy_timeout makes a process wait for the other's short write
-	// transaction instead of failing; WAL lets readers run beside a writer;
-	// synchronous FULL because an epoch must never go backwards, not even
-	// after a power loss.
+	// transaction instead of failing; synchronous FULL because an epoch
+	// must never go backwards, not even after a power loss.
 	dsn := path + "?_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -136,11 +137,57 @@ func openSQLite(ctx context.Context, path string, busy time.Duration) (*sql.DB, 
 	// One connection per handle: the process serialises its own calls and
 	// only waits on the other process.
 	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
+	if err := setWAL(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("SQLite database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// setWAL switches the database file to WAL mode, which lets readers run
+// beside a writer. The mode is stored in the file, so only the first opener
+// really switches; but two processes opening a new file at once can
+// deadlock inside the switch, where SQLite answers SQLITE_BUSY at once or
+// only after the whole busy timeout. So the switch runs with a short busy
+// timeout and is retried until ctx ends.
+func setWAL(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var restore int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&restore); err != nil {
+		return fmt.Errorf("read busy_timeout: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 20"); err != nil {
+		return fmt.Errorf("set busy_timeout: %w", err)
+	}
+	delay := time.Millisecond
+	for {
+		var mode string
+		err = conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("journal mode is %q: WAL is not available", mode)
+			}
+			break
+		}
+		var serr *sqlite.Error
+		if !errors.As(err, &serr) || (serr.Code()&0xff != sqlite3.SQLITE_BUSY && serr.Code()&0xff != sqlite3.SQLITE_LOCKED) {
+			return fmt.Errorf("set WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("set WAL mode: %w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(restore, 10)); err != nil {
+		return fmt.Errorf("set busy_timeout: %w", err)
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {

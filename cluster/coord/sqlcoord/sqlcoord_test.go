@@ -104,11 +104,7 @@ func TestSQLiteTwoProcesses(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "coord.db")
 	group := coordtest.Group(t)
-	// Create the file and tables first so the children race on the lease,
-	// not on schema creation (which they would also survive).
-	s := openT(t, func(ctx context.Context) (*Store, error) { return OpenSQLite(ctx, path, group, Options{}) })
-	s.Close()
-
+	// The children also race to create the file and the tables.
 	var procs []*exec.Cmd
 	var outs []*bufio.Scanner
 	for i := range 2 {
@@ -132,6 +128,7 @@ func TestSQLiteTwoProcesses(t *testing.T) {
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
 			if len(f) != 3 || f[0] != "lease" {
+				t.Logf("p%d: %s", i, sc.Text())
 				continue
 			}
 			epoch, err := strconv.ParseUint(f[2], 10, 64)
