@@ -10,7 +10,10 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,6 +68,15 @@ type Config struct {
 	// HotStandby makes the passive apply entries as they arrive and hold the
 	// outputs, so a failover needs no restore or replay.
 	HotStandby bool
+	// DigestEvery is how often the active marks a point in the log where both
+	// nodes hash their state, while a passive is attached (default 10s).
+	DigestEvery time.Duration
+	// OnDigest is called on the active with its state hash at a digest point,
+	// for the node to send to the passive.
+	OnDigest func(lsn uint64, hash []byte)
+	// OnDiverged is called on a hot standby whose state hash differs from the
+	// active's at the same LSN; the node then resynchronises it.
+	OnDiverged func(lsn uint64)
 	// OnAppend is called, without locks held, after entries are logged.
 	OnAppend func()
 	// OnPublished is called after a sink delivered outputs, so the node can
@@ -137,6 +149,11 @@ type App struct {
 	// the passive (InstallSnapshot) and Promote/Stop touch these.
 	hotCancel context.CancelFunc
 	hotDone   chan struct{}
+
+	// State digests (guarded by mu): this node's hashes and the active's, by
+	// LSN, each waiting for its counterpart.
+	ownDigests  map[uint64][]byte
+	peerDigests map[uint64][]byte
 }
 
 type snapshotResult struct {
@@ -156,6 +173,9 @@ func New(cfg Config) *App {
 	if cfg.MaxSinkQueue <= 0 {
 		cfg.MaxSinkQueue = 65536
 	}
+	if cfg.DigestEvery <= 0 {
+		cfg.DigestEvery = 10 * time.Second
+	}
 	if cfg.CheckpointEntries <= 0 {
 		cfg.CheckpointEntries = 1_000_000
 	}
@@ -169,13 +189,15 @@ func New(cfg Config) *App {
 		cfg.Gate = NewGate(true)
 	}
 	return &App{
-		cfg:       cfg,
-		log:       cfg.Logger.With("app", cfg.Name),
-		changed:   make(chan struct{}),
-		keys:      newKeyRing(cfg.KeyMemory),
-		published: map[string]uint64{},
-		known:     map[string]bool{},
-		snapReq:   make(chan chan snapshotResult),
+		cfg:         cfg,
+		log:         cfg.Logger.With("app", cfg.Name),
+		changed:     make(chan struct{}),
+		keys:        newKeyRing(cfg.KeyMemory),
+		published:   map[string]uint64{},
+		known:       map[string]bool{},
+		ownDigests:  map[uint64][]byte{},
+		peerDigests: map[uint64][]byte{},
+		snapReq:     make(chan chan snapshotResult),
 	}
 }
 
@@ -401,7 +423,8 @@ func (a *App) Promote(ctx context.Context, epoch uint64) error {
 		a.wg.Add(1)
 		go func(p *publisher) { defer a.wg.Done(); p.run(runCtx) }(s.pub)
 	}
-	a.wg.Add(3)
+	a.wg.Add(4)
+	go func() { defer a.wg.Done(); a.digestLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.applyLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.tickLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(runCtx) }()
@@ -574,7 +597,10 @@ func (a *App) waitCommitted(ctx context.Context, lsn uint64) error {
 }
 
 // appendTick logs a timer tick at now (active only).
-func (a *App) appendTick(now int64) {
+func (a *App) appendTick(now int64) { a.appendMarker(TickEntry, now) }
+
+// appendMarker logs an entry without an event: a tick or a digest point.
+func (a *App) appendMarker(kind EntryKind, now int64) {
 	a.mu.Lock()
 	if a.role != roleActive {
 		a.mu.Unlock()
@@ -582,7 +608,7 @@ func (a *App) appendTick(now int64) {
 	}
 	ts := max(now, a.lastTs)
 	a.lastTs = ts
-	_ = a.wal.append(Entry{LSN: a.wal.last() + 1, Kind: TickEntry, Timestamp: ts})
+	_ = a.wal.append(Entry{LSN: a.wal.last() + 1, Kind: kind, Timestamp: ts})
 	if !a.peer || !a.cfg.SyncAck {
 		a.committed = a.wal.last()
 	}
@@ -680,6 +706,8 @@ func (a *App) trimLocked() {
 
 func (a *App) apply(e *Entry) {
 	switch e.Kind {
+	case DigestEntry:
+		a.digestAt(e.LSN)
 	case TickEntry:
 		a.engine.Advance(e.Timestamp)
 	case EventEntry:
@@ -698,6 +726,108 @@ func (a *App) apply(e *Entry) {
 		}
 		a.vals = vals
 		a.engine.Send(id, e.Timestamp, vals)
+	}
+}
+
+// stateHash hashes the engine's state and the sink ordinals (apply
+// goroutine only); both are serialised deterministically.
+func (a *App) stateHash() ([]byte, error) {
+	eng, err := a.engine.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(eng)
+	for _, s := range a.slots {
+		h.Write([]byte(s.spec.ID))
+		h.Write(binary.AppendUvarint(nil, s.ordinal))
+	}
+	return h.Sum(nil), nil
+}
+
+const maxPendingDigests = 16
+
+// digestAt hashes the state at a digest entry: the active hands its hash to
+// the node; a hot standby compares it with the active's.
+func (a *App) digestAt(lsn uint64) {
+	hash, err := a.stateHash()
+	if err != nil {
+		a.log.Warn("state digest", "lsn", lsn, "err", err)
+		return
+	}
+	a.mu.Lock()
+	active := a.role == roleActive
+	var diverged bool
+	if !active {
+		if want, ok := a.peerDigests[lsn]; ok {
+			delete(a.peerDigests, lsn)
+			diverged = !bytes.Equal(want, hash)
+		} else {
+			putDigest(a.ownDigests, lsn, hash)
+		}
+	}
+	a.mu.Unlock()
+	switch {
+	case active && a.cfg.OnDigest != nil:
+		a.cfg.OnDigest(lsn, hash)
+	case diverged:
+		a.diverged(lsn)
+	}
+}
+
+// CheckDigest compares the active's state hash at lsn with this hot
+// standby's, now or when it reaches lsn.
+func (a *App) CheckDigest(lsn uint64, hash []byte) {
+	if !a.cfg.HotStandby {
+		return
+	}
+	a.mu.Lock()
+	own, ok := a.ownDigests[lsn]
+	if ok {
+		delete(a.ownDigests, lsn)
+	} else {
+		putDigest(a.peerDigests, lsn, hash)
+	}
+	a.mu.Unlock()
+	if ok && !bytes.Equal(own, hash) {
+		a.diverged(lsn)
+	}
+}
+
+func (a *App) diverged(lsn uint64) {
+	a.log.Error("state diverged from the active's; resynchronising", "lsn", lsn)
+	if a.cfg.OnDiverged != nil {
+		a.cfg.OnDiverged(lsn)
+	}
+}
+
+// putDigest keeps at most maxPendingDigests, dropping the oldest.
+func putDigest(m map[uint64][]byte, lsn uint64, hash []byte) {
+	m[lsn] = hash
+	if len(m) > maxPendingDigests {
+		oldest := lsn
+		for l := range m {
+			oldest = min(oldest, l)
+		}
+		delete(m, oldest)
+	}
+}
+
+func (a *App) digestLoop(ctx context.Context) {
+	t := time.NewTicker(a.cfg.DigestEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			a.mu.Lock()
+			attached := a.peer
+			a.mu.Unlock()
+			if attached {
+				a.appendMarker(DigestEntry, a.cfg.Now().UnixMilli())
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

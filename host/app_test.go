@@ -17,6 +17,7 @@ import (
 // countEngine is a deterministic stand-in for the engine: for every event on
 // "In" it emits (value, running count) on "Out"; ticks emit nothing.
 type countEngine struct {
+	skew  int64 // added per event: a stand-in for a non-deterministic bug
 	count int64
 	now   int64
 	out   func([]event.Event)
@@ -29,7 +30,7 @@ func (e *countEngine) OnOutput(s string, fn func([]event.Event)) {
 	}
 }
 func (e *countEngine) Send(_ int, ts int64, data []event.Value) {
-	e.count++
+	e.count += 1 + e.skew
 	e.now = max(e.now, ts)
 	if e.out != nil {
 		e.out([]event.Event{{Timestamp: ts, Data: []event.Value{data[0], event.LongValue(e.count)}}})
@@ -305,4 +306,81 @@ func FuzzUnmarshalState(f *testing.F) {
 			t.Fatal("keys and their LSNs differ in length")
 		}
 	})
+}
+
+// TestDigests runs a hot standby beside an active and checks that state
+// digests pass when the engines agree and report divergence when they do not.
+func TestDigests(t *testing.T) {
+	for _, skew := range []int64{0, 1} {
+		t.Run(fmt.Sprintf("skew=%d", skew), func(t *testing.T) {
+			ctx := context.Background()
+			active := newTestApp(t, &memSink{}, &memStore{}, true)
+			passive := newTestApp(t, &memSink{}, &memStore{}, true)
+			passive.cfg.HotStandby = true
+			passive.cfg.NewEngine = func() (Engine, error) { return &countEngine{skew: skew}, nil }
+			var mu sync.Mutex
+			var digests, diverged int
+			active.cfg.DigestEvery = 10 * time.Millisecond
+			active.cfg.OnDigest = func(lsn uint64, h []byte) {
+				mu.Lock()
+				digests++
+				mu.Unlock()
+				passive.CheckDigest(lsn, h)
+			}
+			passive.cfg.OnDiverged = func(uint64) { mu.Lock(); diverged++; mu.Unlock() }
+			if err := active.Promote(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			defer active.Stop()
+			defer passive.Stop()
+			lsn, st, err := active.AttachPeer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := passive.InstallSnapshot(lsn, st); err != nil {
+				t.Fatal(err)
+			}
+			shipped := lsn
+			for i := int64(0); i < 40; i++ {
+				done := make(chan error, 1)
+				go func() { done <- active.Ingest(ctx, "In", row(i), "") }()
+				// Ship until the ingest is acknowledged, as the link would.
+				for acked := false; !acked; {
+					if es := active.EntriesFrom(shipped+1, 0); len(es) > 0 {
+						held, err := passive.AppendReplicated(es)
+						if err != nil {
+							t.Fatal(err)
+						}
+						shipped = held
+						active.PeerAck(held)
+					}
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Fatal(err)
+						}
+						acked = true
+					case <-time.After(time.Millisecond):
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+			waitFor(t, "a few digests", func() bool { mu.Lock(); defer mu.Unlock(); return digests >= 3 })
+			// Ship the last digest points and let the standby reach them.
+			if es := active.EntriesFrom(shipped+1, 0); len(es) > 0 {
+				if _, err := passive.AppendReplicated(es); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			if skew == 0 && diverged != 0 {
+				t.Fatalf("%d divergences reported between identical engines", diverged)
+			}
+			if skew != 0 && diverged == 0 {
+				t.Fatalf("divergence not detected over %d digests", digests)
+			}
+		})
+	}
 }

@@ -12,9 +12,13 @@ import (
 type Entry = repl.Entry
 
 const (
-	EventEntry = repl.EventEntry
-	TickEntry  = repl.TickEntry
+	EventEntry  = repl.EventEntry
+	TickEntry   = repl.TickEntry
+	DigestEntry = repl.DigestEntry
 )
+
+// EntryKind tells events, ticks and digest points apart.
+type EntryKind = repl.EntryKind
 
 // memLog holds the entries after base, contiguous. It is not safe for
 // concurrent use: App guards it with its mutex.

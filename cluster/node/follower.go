@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tandem-stream/tandem/cluster/repl"
@@ -17,6 +18,19 @@ type follower struct {
 	holder string
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	mu   sync.Mutex
+	conn *repl.Conn // the current session's, for dropConn
+}
+
+// dropConn ends the current session; the follower reconnects and takes a
+// fresh snapshot.
+func (f *follower) dropConn() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conn != nil {
+		f.conn.Close()
+	}
 }
 
 func (n *Node) startFollowing(holder string, epoch uint64) {
@@ -80,6 +94,9 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
+	f.mu.Lock()
+	f.conn = conn
+	f.mu.Unlock()
 	f.n.log.Info("replicating from the active", "active", welcome.NodeID, "epoch", welcome.Epoch)
 	known := max(epoch, welcome.Epoch)
 	lease := f.n.cfg.Coordination.Lease
@@ -137,6 +154,10 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 			}
 			if err := conn.Send(&repl.CheckpointAck{Epoch: known, App: saved.App, Revision: saved.Revision, LSN: saved.LSN}); err != nil {
 				return err
+			}
+		case *repl.Digest:
+			if app := f.n.app(m.App); app != nil {
+				app.CheckDigest(m.LSN, m.Hash)
 			}
 		case *repl.Ping:
 			if err := conn.Send(&repl.Pong{Epoch: m.Epoch, Nanos: m.Nanos}); err != nil {

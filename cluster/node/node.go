@@ -98,6 +98,12 @@ func (n *Node) resetApp(u *unit) {
 		OnCheckpoint:    n.onCheckpoint,
 		OnAppend:        n.onAppend,
 		OnPublished:     n.onAppend,
+		OnDigest: func(lsn uint64, hash []byte) {
+			if r := n.currentRepl(); r != nil {
+				r.send(&repl.Digest{Epoch: r.epoch, App: u.plan.Name, LSN: lsn, Hash: hash})
+			}
+		},
+		OnDiverged: func(uint64) { n.resync() },
 	}, sink.Env{Logger: n.log})
 	n.mu.Lock()
 	u.app = app
@@ -108,6 +114,17 @@ func (n *Node) resetApp(u *unit) {
 func (n *Node) onAppend() {
 	if r := n.currentRepl(); r != nil {
 		r.notify()
+	}
+}
+
+// resync drops the passive's replication session so that it reconnects and
+// takes a fresh snapshot of every app.
+func (n *Node) resync() {
+	n.mu.Lock()
+	f := n.follow
+	n.mu.Unlock()
+	if f != nil {
+		f.dropConn()
 	}
 }
 

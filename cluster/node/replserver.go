@@ -36,8 +36,8 @@ type session struct {
 	done   chan struct{}
 
 	mu       sync.Mutex
-	attached int                // apps whose snapshot was sent
-	ckpts    []*repl.Checkpoint // waiting to be shipped
+	attached int            // apps whose snapshot was sent
+	outbox   []repl.Message // checkpoints and digests waiting to be sent
 	lagLSN   map[string]uint64
 	rtt      time.Duration
 	sent     map[string]map[string]uint64 // published positions last sent, per app
@@ -224,11 +224,11 @@ func (r *replServer) stream(ctx context.Context, s *session) error {
 			sent = true
 		}
 		s.mu.Lock()
-		ckpts := s.ckpts
-		s.ckpts = nil
+		outbox := s.outbox
+		s.outbox = nil
 		s.mu.Unlock()
-		for _, c := range ckpts {
-			if err := s.conn.Send(c); err != nil {
+		for _, m := range outbox {
+			if err := s.conn.Send(m); err != nil {
 				return err
 			}
 			sent = true
@@ -343,6 +343,11 @@ func (r *replServer) drained() bool {
 }
 
 func (r *replServer) shipCheckpoint(m persist.Manifest, state []byte) {
+	r.send(&repl.Checkpoint{Epoch: r.epoch, Manifest: m, State: state})
+}
+
+// send queues a message for the passive, after the entries logged so far.
+func (r *replServer) send(m repl.Message) {
 	r.mu.Lock()
 	s := r.session
 	r.mu.Unlock()
@@ -350,7 +355,7 @@ func (r *replServer) shipCheckpoint(m persist.Manifest, state []byte) {
 		return
 	}
 	s.mu.Lock()
-	s.ckpts = append(s.ckpts, &repl.Checkpoint{Epoch: r.epoch, Manifest: m, State: state})
+	s.outbox = append(s.outbox, m)
 	s.mu.Unlock()
 	r.notify()
 }

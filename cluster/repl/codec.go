@@ -254,6 +254,8 @@ func (d *Decoder) decode(h header, body []byte, owned bool) (Message, error) {
 		m = &Ping{Epoch: r.uvarint(), Nanos: r.varint()}
 	case TypePong:
 		m = &Pong{Epoch: r.uvarint(), Nanos: r.varint()}
+	case TypeDigest:
+		m = &Digest{Epoch: r.uvarint(), App: r.str(), LSN: r.uvarint(), Hash: r.blob()}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail(fmt.Errorf("%d trailing bytes", len(r.b)))
@@ -282,7 +284,7 @@ func (e *Entries) appendBody(b []byte) ([]byte, error) {
 	var prevStream, prevKey string
 	for i := range e.Entries {
 		en := &e.Entries[i]
-		if en.Kind != EventEntry && en.Kind != TickEntry {
+		if !en.Kind.Valid() {
 			return b, fmt.Errorf("entry with LSN %d: bad kind %d", en.LSN, uint8(en.Kind))
 		}
 		flags := byte(en.Kind)
@@ -333,7 +335,7 @@ func (d *Decoder) decodeEntries(r *reader) *Entries {
 	for i := 0; i < cnt && r.err == nil; i++ {
 		flags := r.u8()
 		kind := EntryKind(flags & entryKindMask)
-		if r.err == nil && (flags&^entryKnownBits != 0 || (kind != EventEntry && kind != TickEntry) ||
+		if r.err == nil && (flags&^entryKnownBits != 0 || !kind.Valid() ||
 			flags&(entryHasKey|entrySameKey) == entryHasKey|entrySameKey) {
 			r.fail(fmt.Errorf("entry %d: bad flags %#x", i, flags))
 			break
@@ -494,6 +496,13 @@ func (c *CheckpointAck) appendBody(b []byte) ([]byte, error) {
 	b = appendString(b, c.App)
 	b = binary.AppendUvarint(b, c.Revision)
 	return binary.AppendUvarint(b, c.LSN), nil
+}
+
+func (d *Digest) appendBody(b []byte) ([]byte, error) {
+	b = binary.AppendUvarint(b, d.Epoch)
+	b = appendString(b, d.App)
+	b = binary.AppendUvarint(b, d.LSN)
+	return appendBlob(b, d.Hash), nil
 }
 
 func (p *Ping) appendBody(b []byte) ([]byte, error) {

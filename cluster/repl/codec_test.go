@@ -64,6 +64,7 @@ func testMessages() []struct {
 		{"checkpoint ack", &CheckpointAck{Epoch: 4, App: "fraud", Revision: 12, LSN: 98}},
 		{"ping", &Ping{Epoch: 4, Nanos: 1234567890}},
 		{"pong", &Pong{Epoch: 4, Nanos: -5}},
+		{"digest", &Digest{Epoch: 4, App: "a", LSN: 99, Hash: []byte{1, 2, 3}}},
 	}
 }
 
@@ -125,7 +126,7 @@ func TestEntriesEncoding(t *testing.T) {
 }
 
 func TestEncodeBadKind(t *testing.T) {
-	for _, kind := range []EntryKind{0, 3, 15, 255} {
+	for _, kind := range []EntryKind{0, 4, 15, 255} {
 		dst := []byte("keep")
 		got, err := AppendFrame(dst, &Entries{Entries: []Entry{{LSN: 1, Kind: kind}}})
 		if err == nil || !strings.Contains(err.Error(), "bad kind") {
@@ -204,7 +205,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad varint", rawFrame(TypeAck, 0, bytes.Repeat([]byte{0xff}, 11)), ErrMalformed, "truncated"},
 		{"version overflow", rawFrame(TypeChallenge, 0, uv(1<<33)), ErrMalformed, "out of range"},
 		{"entry count", rawFrame(TypeEntries, 0, uv(1, 0, 1000)), ErrMalformed, "count 1000"},
-		{"entry kind", rawFrame(TypeEntries, 0, cat(uv(1, 0, 1), []byte{0x13, 1, 0, 0}, uv(0))), ErrMalformed, "bad flags"},
+		{"entry kind", rawFrame(TypeEntries, 0, cat(uv(1, 0, 1), []byte{0x14, 1, 0, 0}, uv(0))), ErrMalformed, "bad flags"},
 		{"entry flag bit 7", rawFrame(TypeEntries, 0, cat(uv(1, 0, 1), []byte{0x91, 1, 0, 0}, uv(0))), ErrMalformed, "bad flags"},
 		{"entry key flags", rawFrame(TypeEntries, 0, cat(uv(1, 0, 1), []byte{0x71, 1, 0, 1, 'k', 0}, uv(0))), ErrMalformed, "bad flags"},
 		{"payload length", rawFrame(TypeEntries, 0, cat(uv(1, 0, 1), []byte{0x11, 1, 0, 9, 1}, uv(0))), ErrMalformed, "truncated"},

@@ -28,6 +28,7 @@ const (
 	TypeCheckpointAck
 	TypePing
 	TypePong
+	TypeDigest
 	typeEnd
 )
 
@@ -43,6 +44,7 @@ var typeNames = [...]string{
 	TypeCheckpointAck: "CheckpointAck",
 	TypePing:          "Ping",
 	TypePong:          "Pong",
+	TypeDigest:        "Digest",
 }
 
 func (t Type) String() string {
@@ -54,7 +56,7 @@ func (t Type) String() string {
 
 // Message is one of the message types of this package (*Challenge, *Hello,
 // *Welcome, *Reject, *Entries, *Ack, *Snapshot, *Checkpoint, *CheckpointAck,
-// *Ping, *Pong). The interface is closed: only these types can be framed.
+// *Ping, *Pong, *Digest). The interface is closed: only these types can be framed.
 type Message interface {
 	Type() Type
 	// appendBody appends the frame body (the message's fields) to b.
@@ -68,7 +70,13 @@ type EntryKind uint8
 const (
 	EventEntry EntryKind = 1 // an input event on Stream with Payload as its values
 	TickEntry  EntryKind = 2 // a timer tick at Timestamp; Stream and Payload are usually empty
+	// DigestEntry marks the point in the log where both nodes hash their
+	// state; the active sends its hash in a Digest message.
+	DigestEntry EntryKind = 3
 )
+
+// Valid reports whether k is a known entry kind.
+func (k EntryKind) Valid() bool { return k >= EventEntry && k <= DigestEntry }
 
 func (k EntryKind) String() string {
 	switch k {
@@ -76,6 +84,8 @@ func (k EntryKind) String() string {
 		return "event"
 	case TickEntry:
 		return "tick"
+	case DigestEntry:
+		return "digest"
 	}
 	return fmt.Sprintf("EntryKind(%d)", uint8(k))
 }
@@ -273,6 +283,17 @@ type Pong struct {
 	Nanos int64
 }
 
+// Digest is a hash of an app's state at LSN, sent by the active to a hot
+// standby, which compares it with the hash of its own state at the same LSN
+// to detect divergence.
+type Digest struct {
+	Epoch uint64
+	App   string
+	LSN   uint64
+	Hash  []byte
+}
+
+func (*Digest) Type() Type        { return TypeDigest }
 func (*Challenge) Type() Type     { return TypeChallenge }
 func (*Hello) Type() Type         { return TypeHello }
 func (*Welcome) Type() Type       { return TypeWelcome }
