@@ -37,9 +37,9 @@ type Config struct {
 
 // CoordinationConfig selects the coordination store and its timing.
 type CoordinationConfig struct {
-	Type      string        `yaml:"type"` // sqlite (default) or postgres
+	Type      string        `yaml:"type"` // sqlite (default), postgres or mysql
 	Path      string        `yaml:"path"` // sqlite: the database file both nodes share
-	DSN       string        `yaml:"dsn"`  // postgres: connection string
+	DSN       string        `yaml:"dsn"`  // postgres, mysql: connection string
 	Table     string        `yaml:"tablePrefix"`
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	Lease     time.Duration `yaml:"lease"`
@@ -61,6 +61,13 @@ type ReplicationConfig struct {
 type CheckpointConfig struct {
 	Interval time.Duration `yaml:"interval"`
 	Keep     int           `yaml:"keep"`
+	// Store is fs (default: dataDir/checkpoints, this node's own), or a SQL
+	// store: sqlite (Path), postgres or mysql (DSN). A store both nodes reach
+	// lets a node that restarts restore from it.
+	Store       string `yaml:"store"`
+	Path        string `yaml:"path"`
+	DSN         string `yaml:"dsn"`
+	TablePrefix string `yaml:"tablePrefix"`
 }
 
 // LoadConfig reads and validates a config file.
@@ -92,6 +99,7 @@ func (c *Config) resolve(dir string) {
 	}
 	c.DataDir = abs(c.DataDir)
 	c.Coordination.Path = abs(c.Coordination.Path)
+	c.Checkpoint.Path = abs(c.Checkpoint.Path)
 	for i := range c.Apps {
 		c.Apps[i] = abs(c.Apps[i])
 	}
@@ -120,12 +128,12 @@ func (c *Config) Validate() error {
 		if co.Path == "" {
 			bad("coordination.path is required for sqlite (the database file both nodes share)")
 		}
-	case "postgres":
+	case "postgres", "mysql":
 		if co.DSN == "" {
-			bad("coordination.dsn is required for postgres")
+			bad("coordination.dsn is required for %s", co.Type)
 		}
 	default:
-		bad("coordination.type %q is not supported (sqlite or postgres)", co.Type)
+		bad("coordination.type %q is not supported (sqlite, postgres or mysql)", co.Type)
 	}
 	if co.Heartbeat == 0 {
 		co.Heartbeat = 500 * time.Millisecond
@@ -167,6 +175,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Checkpoint.Keep == 0 {
 		c.Checkpoint.Keep = 3
+	}
+	ck := &c.Checkpoint
+	switch ck.Store {
+	case "", "fs":
+		ck.Store = "fs"
+	case "sqlite":
+		if ck.Path == "" {
+			bad("checkpoint.path is required for the sqlite checkpoint store")
+		}
+	case "postgres", "mysql":
+		if ck.DSN == "" {
+			bad("checkpoint.dsn is required for the %s checkpoint store", ck.Store)
+		}
+	default:
+		bad("checkpoint.store %q is not supported (fs, sqlite, postgres or mysql)", ck.Store)
 	}
 	if c.Node.API == "" {
 		bad("node.api is required (the admin and status API listen address)")

@@ -7,15 +7,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
-	"github.com/tandem-stream/tandem/cluster/coord"
-	"github.com/tandem-stream/tandem/cluster/coord/sqlcoord"
 	"github.com/tandem-stream/tandem/cluster/node"
 	"github.com/tandem-stream/tandem/io/registry"
 	"github.com/tandem-stream/tandem/io/source/httpsource"
-	"github.com/tandem-stream/tandem/persist/fsstore"
 )
 
 func cmdNode(args []string, stdout, stderr io.Writer) int {
@@ -51,28 +47,18 @@ func cmdNode(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var co coord.Coordinator
-	opts := sqlcoord.Options{TablePrefix: cfg.Coordination.Table, Logger: log}
-	switch cfg.Coordination.Type {
-	case "sqlite":
-		if err := os.MkdirAll(filepath.Dir(cfg.Coordination.Path), 0o755); err != nil {
-			fmt.Fprintln(stderr, "tandem node:", err)
-			return 1
-		}
-		co, err = sqlcoord.OpenSQLite(ctx, cfg.Coordination.Path, cfg.Node.Group, opts)
-	case "postgres":
-		co, err = sqlcoord.OpenPostgres(ctx, cfg.Coordination.DSN, cfg.Node.Group, opts)
-	}
+	co, err := node.OpenCoordinator(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "tandem node: coordination store:", err)
+		fmt.Fprintln(stderr, "tandem node:", err)
 		return 1
 	}
 	defer co.Close()
-	store, err := fsstore.Open(filepath.Join(cfg.DataDir, "checkpoints"), cfg.Checkpoint.Keep)
+	store, closeStore, err := node.OpenStore(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "tandem node: checkpoint store:", err)
+		fmt.Fprintln(stderr, "tandem node:", err)
 		return 1
 	}
+	defer closeStore.Close()
 	n := node.New(cfg, node.Deps{Coord: co, Store: store, Plans: plans, Logger: log})
 	if err := n.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "tandem node:", err)
