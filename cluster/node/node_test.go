@@ -3,6 +3,7 @@ package node
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,11 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-stream/tandem/cluster/coord/sqlcoord"
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/tandem-stream/tandem/deploy"
 	"github.com/tandem-stream/tandem/io/registry"
 	"github.com/tandem-stream/tandem/io/source/httpsource"
-	"github.com/tandem-stream/tandem/persist/fsstore"
 )
 
 func freeAddr(t testing.TB) string {
@@ -66,11 +68,11 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	co, err := sqlcoord.OpenSQLite(ctx, cfg.Coordination.Path, cfg.Node.Group, sqlcoord.Options{})
+	co, err := OpenCoordinator(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := fsstore.Open(filepath.Join(cfg.DataDir, "checkpoints"), 3)
+	store, closeStore, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +84,7 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 		servers.Close(sctx)
 		c()
 		co.Close()
+		closeStore.Close()
 		tn.done <- err
 	}()
 	t.Cleanup(tn.stop)
@@ -141,13 +144,28 @@ func send(t *testing.T, addr string, from, n int) {
 // the outputs of both terms form one gap-free, repeat-free sequence.
 func TestPairHandoverAndShutdown(t *testing.T) {
 	for _, mode := range []string{"warm", "hot"} {
-		t.Run(mode, func(t *testing.T) { testPairHandover(t, mode) })
+		t.Run(mode, func(t *testing.T) {
+			testPairHandover(t, func(c *Config) { c.Replication.Mode = mode })
+		})
 	}
 }
 
-func testPairHandover(t *testing.T, mode string) {
+// TestPairOnServerDatabases runs the same pair with MySQL coordination and a
+// PostgreSQL checkpoint store both nodes share.
+func TestPairOnServerDatabases(t *testing.T) {
+	pg := serviceDSN(t, "pgx", "TANDEM_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	my := serviceDSN(t, "mysql", "TANDEM_TEST_MYSQL", "root@tcp(127.0.0.1:3306)/test")
+	prefix := fmt.Sprintf("nodetest_%d_", time.Now().UnixNano())
+	testPairHandover(t, func(c *Config) {
+		c.Coordination.Type, c.Coordination.DSN, c.Coordination.Table = "mysql", my, prefix
+		c.Checkpoint.Store, c.Checkpoint.DSN, c.Checkpoint.TablePrefix = "postgres", pg, prefix
+	})
+	dropTables(t, "pgx", pg, prefix)
+	dropTables(t, "mysql", my, prefix)
+}
+
+func testPairHandover(t *testing.T, setMode func(*Config)) {
 	dir := t.TempDir()
-	setMode := func(c *Config) { c.Replication.Mode = mode }
 	out := filepath.Join(dir, "out.jsonl")
 	appFile := filepath.Join(dir, "app.siddhi")
 	app := fmt.Sprintf(`@app:name('Pass')
@@ -282,5 +300,56 @@ func TestChangedAppNeedsClearedState(t *testing.T) {
 	}
 	if resp.Header.Get("Content-Encoding") != "zstd" || resp.Header.Get("X-Tandem-LSN") != "0" {
 		t.Fatalf("state headers: %v", resp.Header)
+	}
+}
+
+// serviceDSN returns a reachable database's DSN, or skips (fails when
+// TANDEM_REQUIRE_SERVICES=1).
+func serviceDSN(t *testing.T, driver, env, def string) string {
+	t.Helper()
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		dsn = def
+	}
+	db, err := sql.Open(driver, dsn)
+	if err == nil {
+		err = db.Ping()
+		db.Close()
+	}
+	if err != nil {
+		if os.Getenv("TANDEM_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("%s unreachable: %v", driver, err)
+		}
+		t.Skipf("%s unreachable: %v", driver, err)
+	}
+	return dsn
+}
+
+// dropTables removes the tables a test created under its prefix.
+func dropTables(t *testing.T, driver, dsn, prefix string) {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer db.Close()
+	q := "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '" + prefix + "%'"
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := db.Exec("DROP TABLE " + n); err != nil {
+			t.Errorf("drop %s: %v", n, err)
+		}
 	}
 }
