@@ -181,13 +181,16 @@ func (c *checker) didYouMean(name string, candidates []string) {
 
 // suggest returns the candidate closest to name, or "" when none is close.
 func suggest(name string, candidates []string) string {
-	best, bestD := "", len(name)/3+1
+	best, bestD := "", max(1, len(name)/3)+1
 	for _, cand := range candidates {
 		if cand == name {
 			continue
 		}
 		d := distance(strings.ToLower(name), strings.ToLower(cand))
-		if d < bestD || d == bestD && best != "" && cand < best {
+		if d >= len(name) {
+			continue // nothing in common
+		}
+		if d < bestD || d == bestD && cand < best {
 			best, bestD = cand, d
 		}
 	}

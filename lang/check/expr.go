@@ -430,7 +430,11 @@ func (c *checker) call(e *ast.Call, x exprCtx) event.Type {
 	if e.Star {
 		args = starArgs(x.sc)
 	}
+	before := len(c.errs)
 	if _, ok := c.matchOverload(e.Pos, "function", name, f.Overloads, args); !ok {
+		if e.Star && len(c.errs) > before {
+			c.hintf("%s; f(*) passes every attribute of the input", c.errs[len(c.errs)-1].Hint)
+		}
 		return unknown
 	}
 	if f.Result == nil {

@@ -457,6 +457,7 @@ func (c *checker) output(q *ast.Query, out []event.Attribute, sc *scope) {
 		c.errorf(q.Pos, "query has no output")
 		return
 	}
+
 	switch o.Action {
 	case ast.ReturnOutput:
 		return
@@ -471,11 +472,23 @@ func (c *checker) output(q *ast.Query, out []event.Attribute, sc *scope) {
 			}
 			return
 		}
-		if o.Action == ast.UpdateOrInsertOutput && !sameAttrs(out, d.attrs) {
+		if o.Action == ast.UpdateOrInsertOutput && !matches(out, d.attrs) {
 			c.errorf(o.Pos, "update or insert needs the query's output %s to match table %s %s", attrList(out), d.name, attrList(d.attrs))
 		}
 		c.tableAction(o, out, d)
 	}
+}
+
+// matches reports whether a query's output fits a definition's attributes.
+// An output with an attribute of unknown type (an error reported already)
+// fits anything, so that one mistake is reported once.
+func matches(out, want []event.Attribute) bool {
+	for _, a := range out {
+		if a.Type == unknown {
+			return true
+		}
+	}
+	return sameAttrs(out, want)
 }
 
 func targetName(o *ast.Output) string {
@@ -512,7 +525,7 @@ func (c *checker) insertInto(o *ast.Output, out []event.Attribute) {
 			return
 		}
 		if d := c.inner[o.Stream]; d != nil {
-			if !sameAttrs(d.attrs, out) {
+			if !matches(out, d.attrs) {
 				c.errorf(o.Pos, "query output %s does not match inner stream #%s %s defined at %s", attrList(out), o.Stream, attrList(d.attrs), d.pos)
 			}
 			return
@@ -526,7 +539,7 @@ func (c *checker) insertInto(o *ast.Output, out []event.Attribute) {
 			c.hintf("add @OnError(action='stream') to the definition of %s", o.Stream)
 			return
 		}
-		if want := faultAttrs(d.attrs); !sameAttrs(want, out) {
+		if want := faultAttrs(d.attrs); !matches(out, want) {
 			c.errorf(o.Pos, "query output %s does not match fault stream !%s %s", attrList(out), o.Stream, attrList(want))
 		}
 		return
@@ -540,7 +553,7 @@ func (c *checker) insertInto(o *ast.Output, out []event.Attribute) {
 		c.errorf(o.Pos, "cannot insert into aggregation %s", o.Stream)
 		return
 	}
-	if !sameAttrs(d.attrs, out) {
+	if !matches(out, d.attrs) {
 		c.errorf(o.Pos, "query output %s does not match %s", attrList(out), d.describe())
 		if d.inferred {
 			c.hintf("another query at %s already inserts %s into %s", d.pos, attrList(d.attrs), d.name)
