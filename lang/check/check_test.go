@@ -290,12 +290,12 @@ func TestOnDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for src, want := range map[string]string{
-		"from Tab on price > 1 select sym, price":                         "",
-		"from W select *":                                                 "",
+		"from Tab on price > 1 select sym, price": "",
+		"from W select *":                         "",
 		"from A within '2020-**-** **:**:**' per 'hours' select sym, total": "",
-		"select 'a' as sym, 1f as price insert into Tab":                  "",
-		"delete Tab on Tab.sym == 'a'":                                    "",
-		"update Tab set Tab.price = 2f on Tab.sym == 'a'":                 "",
+		"select 'a' as sym, 1f as price insert into Tab":                    "",
+		"delete Tab on Tab.sym == 'a'":                                      "",
+		"update Tab set Tab.price = 2f on Tab.sym == 'a'":                   "",
 		"from S select *":                               "q:1:6: 'S' is a stream: on-demand queries read tables, named windows and aggregations",
 		"from Nope select *":                            "q:1:6: 'Nope' is not defined",
 		"from Tab on prize > 1 select *":                "q:1:13: attribute 'prize' is not defined in table Tab",
