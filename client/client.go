@@ -43,6 +43,11 @@ type Config struct {
 	// Keep MaxBackoff short: during a failover it adds to the time the
 	// sender stands still.
 	MinBackoff, MaxBackoff time.Duration
+	// ProbeInterval is how long an attempt may go unanswered before the
+	// client asks the nodes whether its target is still the active, and
+	// then how often it asks again (default 1s). When another node has
+	// become active the attempt is abandoned and the batch goes there.
+	ProbeInterval time.Duration
 	// NotFoundGrace is how long after the client found a node active a 404
 	// from it is taken for a source that is still opening (the sources of a
 	// new active open one app at a time) rather than for a wrong path
@@ -57,6 +62,7 @@ const (
 	DefaultMinBackoff     = 20 * time.Millisecond
 	DefaultMaxBackoff     = 500 * time.Millisecond
 	DefaultNotFoundGrace  = 3 * time.Second
+	DefaultProbeInterval  = time.Second
 )
 
 // MaxKeyLength is the longest idempotency key a Tandem HTTP source takes.
@@ -139,6 +145,7 @@ func New(cfg Config) (*Client, error) {
 		{&c.cfg.MinBackoff, DefaultMinBackoff, "MinBackoff"},
 		{&c.cfg.MaxBackoff, DefaultMaxBackoff, "MaxBackoff"},
 		{&c.cfg.NotFoundGrace, DefaultNotFoundGrace, "NotFoundGrace"},
+		{&c.cfg.ProbeInterval, DefaultProbeInterval, "ProbeInterval"},
 	} {
 		switch {
 		case *d.v < 0:
@@ -302,6 +309,13 @@ func (c *Client) SendWithKey(ctx context.Context, path, key string, batch []byte
 		return fmt.Errorf("client: batch %s not sent: %w", key, err)
 	}
 	b := backoff{next: c.cfg.MinBackoff, max: c.cfg.MaxBackoff}
+	var last error // of the last attempt that ctx did not cut short
+	giveUp := func(err error) error {
+		if last == nil {
+			last = err
+		}
+		return fmt.Errorf("client: batch %s not acknowledged: %w (last error: %w)", key, ctx.Err(), last)
+	}
 	for attempt := 1; ; attempt++ {
 		wait, err := c.attempt(ctx, path, key, batch)
 		if err == nil {
@@ -312,12 +326,15 @@ func (c *Client) SendWithKey(ctx context.Context, path, key string, batch []byte
 			return fmt.Errorf("client: batch %s refused: %w", key, err)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("client: batch %s not acknowledged: %w (last error: %w)", key, ctx.Err(), err)
+			// The attempt's own error is likely just ctx's; the one before
+			// says more about why the batch got nowhere.
+			return giveUp(err)
 		}
+		last = err
 		wait = max(wait, b.wait())
 		c.log.Debug("batch not acknowledged, retrying", "key", key, "attempt", attempt, "wait", wait, "err", err)
 		if !sleep(ctx, wait) {
-			return fmt.Errorf("client: batch %s not acknowledged: %w (last error: %w)", key, ctx.Err(), err)
+			return giveUp(err)
 		}
 		c.retries.Add(1)
 	}
@@ -338,7 +355,7 @@ func (c *Client) attempt(ctx context.Context, path, key string, batch []byte) (t
 	if err != nil {
 		return 0, err
 	}
-	err = c.post(ctx, t.url+path, key, batch)
+	err = c.post(ctx, t, path, key, batch)
 	if err == nil {
 		return 0, nil
 	}
@@ -380,9 +397,12 @@ func (c *Client) notFoundIsPermanent(ctx context.Context, t target) bool {
 	return time.Since(now.since) >= c.cfg.NotFoundGrace
 }
 
-func (c *Client) post(ctx context.Context, u, key string, batch []byte) error {
+func (c *Client) post(ctx context.Context, t target, path, key string, batch []byte) error {
+	u := t.url + path
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
+	ctx, abandon := context.WithCancelCause(ctx)
+	defer abandon(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(batch))
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", u, err)
@@ -391,8 +411,13 @@ func (c *Client) post(ctx context.Context, u, key string, batch []byte) error {
 	// With this header net/http also knows the request may be replayed on a
 	// fresh connection when a kept-alive one turns out to be closed.
 	req.Header.Set("Idempotency-Key", key)
+	stop := c.watch(ctx, t, abandon)
 	resp, err := c.http.Do(req)
+	stop()
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errSuperseded) {
+			return fmt.Errorf("POST %s: %w", u, cause)
+		}
 		return err // *url.Error names the method and URL
 	}
 	defer resp.Body.Close()
@@ -406,6 +431,41 @@ func (c *Client) post(ctx context.Context, u, key string, batch []byte) error {
 		se.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return se
+}
+
+// errSuperseded ends an attempt whose node is no longer the active.
+var errSuperseded = errors.New("abandoned: another node became active")
+
+// watch asks the nodes every ProbeInterval, for as long as an attempt on t
+// goes unanswered, whether t is still the active, and abandons the attempt
+// when another node is. Without it a sender would wait out RequestTimeout on
+// an active that hangs (stopped, or cut off) while the passive has long
+// taken over. Abandoning is always safe: the batch is sent again under the
+// same key. The returned stop ends the watch and waits for it.
+func (c *Client) watch(ctx context.Context, t target, abandon context.CancelCauseFunc) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(c.cfg.ProbeInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			now, err := c.discover(ctx)
+			if err == nil && (now.node != t.node || now.epoch != t.epoch) {
+				abandon(fmt.Errorf("%w: %s at epoch %d", errSuperseded, now.node, now.epoch))
+				return
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // parseRetryAfter reads a Retry-After of seconds; dates and junk give 0.

@@ -228,6 +228,78 @@ func TestHungActive(t *testing.T) {
 	}
 }
 
+// TestHungActiveProbe: with a long RequestTimeout, an attempt on an active
+// that hangs is abandoned as soon as a probe sees that another node took
+// over, whether the hung node's admin API hangs too or still claims the old
+// epoch.
+func TestHungActiveProbe(t *testing.T) {
+	for _, adminHangs := range []bool{false, true} {
+		t.Run(fmt.Sprint("adminHangs=", adminHangs), func(t *testing.T) {
+			p, a, b := newFakePair(t)
+			hang := func(r *http.Request) {
+				select {
+				case <-r.Context().Done():
+				case <-p.release:
+				}
+			}
+			a.setHook(func(w http.ResponseWriter, r *http.Request, key string) bool {
+				if adminHangs {
+					a.mu.Lock()
+					a.adminHook = func(w http.ResponseWriter, r *http.Request) bool { hang(r); return true }
+					a.mu.Unlock()
+				}
+				b.set("active", 2)
+				hang(r)
+				return true
+			})
+			cfg := fast(a, b)
+			cfg.RequestTimeout = time.Minute
+			cfg.StatusTimeout = 100 * time.Millisecond
+			cfg.ProbeInterval = 50 * time.Millisecond
+			c := newClient(t, cfg)
+			start := time.Now()
+			if err := c.Send(ctxTimeout(t, 10*time.Second), "/trades", batchOf(0, 3)); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v to leave a hung active", d)
+			}
+			seqs, _, byNode := p.snapshot()
+			checkSeqs(t, seqs, 3)
+			if byNode["node-b"] != 1 {
+				t.Errorf("batches by node %v, want the batch on node-b", byNode)
+			}
+		})
+	}
+}
+
+// TestSlowAnswerNotAbandoned: probes that find the same active leave a slow
+// attempt alone.
+func TestSlowAnswerNotAbandoned(t *testing.T) {
+	p, a, b := newFakePair(t)
+	a.mu.Lock()
+	a.after = func(w http.ResponseWriter, r *http.Request, key string) {
+		time.Sleep(300 * time.Millisecond)
+		fmt.Fprint(w, `{"accepted":1}`)
+	}
+	a.mu.Unlock()
+	cfg := fast(a, b)
+	cfg.ProbeInterval = 20 * time.Millisecond
+	c := newClient(t, cfg)
+	if err := c.Send(ctxTimeout(t, 10*time.Second), "/trades", batchOf(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	_, requests, _ := p.snapshot()
+	for k, n := range requests {
+		if n != 1 {
+			t.Errorf("key %s sent %d times, want once", k, n)
+		}
+	}
+	if a.calls() < 5 {
+		t.Errorf("%d status calls: the probe did not run", a.calls())
+	}
+}
+
 // TestStaleActive: the old active still believes it is active at the old
 // epoch; the client takes the higher epoch. A fenced active is never taken.
 func TestStaleActive(t *testing.T) {
@@ -437,7 +509,7 @@ func TestNoDataAddr(t *testing.T) {
 	a.dataAddr = "nonsense"
 	a.mu.Unlock()
 	c := newClient(t, fast(a, b))
-	err := c.Send(ctxTimeout(t, 100*time.Millisecond), "/trades", batchOf(0, 1))
+	err := c.Send(ctxTimeout(t, 300*time.Millisecond), "/trades", batchOf(0, 1))
 	if !errors.Is(err, ErrNoActive) || !strings.Contains(err.Error(), `data_addr "nonsense"`) {
 		t.Fatalf("err = %v", err)
 	}
