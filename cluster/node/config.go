@@ -55,6 +55,11 @@ type ReplicationConfig struct {
 	// outputs: failover needs no restore or replay).
 	Mode   string `yaml:"mode"`
 	Secret string `yaml:"secret"`
+	// RetryAppSyncPeriod is how long a joining passive waits for an app's
+	// state before it asks again; after AppSyncRetries more tries the app is
+	// marked inactive with the reason.
+	RetryAppSyncPeriod time.Duration `yaml:"retryAppSyncPeriod"`
+	AppSyncRetries     int           `yaml:"appSyncRetries"`
 }
 
 // CheckpointConfig configures checkpoints.
@@ -159,6 +164,15 @@ func (c *Config) Validate() error {
 	case "sync", "async":
 	default:
 		bad("replication.ack %q must be sync or async", r.Ack)
+	}
+	if r.RetryAppSyncPeriod == 0 {
+		r.RetryAppSyncPeriod = 5 * time.Second
+	}
+	if r.AppSyncRetries == 0 {
+		r.AppSyncRetries = 3
+	}
+	if r.RetryAppSyncPeriod < 0 || r.AppSyncRetries < 0 {
+		bad("replication.retryAppSyncPeriod and replication.appSyncRetries must not be negative")
 	}
 	switch r.Mode {
 	case "":

@@ -21,6 +21,33 @@ type follower struct {
 
 	mu   sync.Mutex
 	conn *repl.Conn // the current session's, for dropConn
+
+	attempts map[string]int // per app: sessions that brought no state for it (run goroutine only)
+}
+
+// checkAppSync retries (by ending the session) while an app has had no
+// state from the active, up to Replication.AppSyncRetries times; then it marks
+// the app inactive with the reason and goes on replicating the others.
+func (f *follower) checkAppSync(synced map[string]bool, active string) error {
+	var missing []string
+	for _, u := range f.n.units {
+		name := u.plan.Name
+		if synced[name] {
+			continue
+		}
+		f.attempts[name]++
+		if f.attempts[name] <= f.n.cfg.Replication.AppSyncRetries {
+			missing = append(missing, name)
+			continue
+		}
+		reason := fmt.Sprintf("no state from the active %s after %d tries, %v apart: it does not run this app, or the app is inactive there",
+			active, f.attempts[name], f.n.cfg.Replication.RetryAppSyncPeriod)
+		f.n.setInactiveByName(name, reason)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no state yet from the active for %v; retrying", missing)
+	}
+	return nil
 }
 
 // dropConn ends the current session; the follower reconnects and takes a
@@ -36,7 +63,7 @@ func (f *follower) dropConn() {
 func (n *Node) startFollowing(holder string, epoch uint64) {
 	n.stopFollowing()
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &follower{n: n, holder: holder, cancel: cancel, done: make(chan struct{})}
+	f := &follower{n: n, holder: holder, cancel: cancel, done: make(chan struct{}), attempts: map[string]int{}}
 	n.mu.Lock()
 	n.follow = f
 	n.mu.Unlock()
@@ -101,7 +128,17 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 	known := max(epoch, welcome.Epoch)
 	lease := f.n.cfg.Coordination.Lease
 	acks := map[string]uint64{}
+	// Apps that get no state from the active (it does not run them, or they
+	// are inactive there) are retried, then marked inactive with the reason.
+	synced := map[string]bool{}
+	syncCheck := time.Now().Add(f.n.cfg.Replication.RetryAppSyncPeriod)
 	for {
+		if !syncCheck.IsZero() && time.Now().After(syncCheck) {
+			syncCheck = time.Time{}
+			if err := f.checkAppSync(synced, welcome.NodeID); err != nil {
+				return err
+			}
+		}
 		conn.SetReadDeadline(time.Now().Add(lease))
 		m, err := conn.Recv()
 		if err != nil {
@@ -117,6 +154,9 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 				return err
 			}
 			acks[m.App] = m.LSN
+			synced[m.App] = true
+			f.attempts[m.App] = 0
+			f.n.setInactiveByName(m.App, "")
 			f.n.log.Info("took the active's state", "app", m.App, "lsn", m.LSN, "bytes", len(m.State))
 		case *repl.Entries:
 			if m.Epoch < known {

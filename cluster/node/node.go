@@ -315,6 +315,14 @@ func (n *Node) promoteUnit(ctx context.Context, u *unit, epoch uint64) {
 	n.setInactive(u, "")
 }
 
+func (n *Node) setInactiveByName(app, reason string) {
+	for _, u := range n.units {
+		if u.plan.Name == app {
+			n.setInactive(u, reason)
+		}
+	}
+}
+
 func (n *Node) setInactive(u *unit, reason string) {
 	n.mu.Lock()
 	u.inactive = reason

@@ -47,7 +47,7 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	cfg := &Config{DataDir: filepath.Join(dir, id), Apps: []string{appFile}}
 	cfg.Node.ID, cfg.Node.Group, cfg.Node.API = id, "test", freeAddr(t)
 	cfg.Coordination = CoordinationConfig{Type: "sqlite", Path: filepath.Join(dir, "cluster.db"),
-		Heartbeat: 100 * time.Millisecond, Lease: 400 * time.Millisecond}
+		Heartbeat: 200 * time.Millisecond, Lease: time.Second}
 	cfg.Replication = ReplicationConfig{Listen: freeAddr(t), Secret: "s"}
 	cfg.Checkpoint.Interval = 200 * time.Millisecond
 	cfg.Sources.HTTPListen = freeAddr(t)
@@ -63,9 +63,13 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	}
 	log := slog.New(slog.NewTextHandler(testLogWriter{t, id}, &slog.HandlerOptions{Level: level}))
 	servers := httpsource.NewServers(log)
-	plan, err := deploy.LoadFile(appFile, registry.Default(servers))
-	if err != nil {
-		t.Fatal(err)
+	var plans []*deploy.Plan
+	for _, f := range cfg.Apps {
+		plan, err := deploy.LoadFile(f, registry.Default(servers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, plan)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	co, err := OpenCoordinator(ctx, cfg, log)
@@ -76,7 +80,7 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: []*deploy.Plan{plan}, Logger: log}),
+	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: plans, Logger: log}),
 		cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := tn.n.Run(ctx)
@@ -352,4 +356,45 @@ func dropTables(t *testing.T, driver, dsn, prefix string) {
 			t.Errorf("drop %s: %v", n, err)
 		}
 	}
+}
+
+// TestAppMissingOnActive: the passive runs an app the active does not; it asks
+// again a few times, then shows the app inactive with the reason, while the
+// other app replicates normally.
+func TestAppMissingOnActive(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	common := write("common.siddhi", "@app:name('Common')\ndefine stream In (x int);\nfrom In select x insert into Out;\n")
+	extra := write("extra.siddhi", "@app:name('Extra')\ndefine stream In (x int);\nfrom In select x insert into Out;\n")
+	fast := func(c *Config) {
+		c.Replication.RetryAppSyncPeriod = 100 * time.Millisecond
+		c.Replication.AppSyncRetries = 2
+	}
+	a := startNode(t, dir, "a", common, fast)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	b := startNode(t, dir, "b", common, fast, func(c *Config) { c.Apps = append(c.Apps, extra) })
+	_ = b
+	waitUntil(t, "Extra inactive on b", 10*time.Second, func() bool {
+		for _, app := range b.n.Status().Apps {
+			if app.Name == "Extra" {
+				return strings.Contains(app.Inactive, "no state from the active a after 3 tries")
+			}
+		}
+		return false
+	})
+	for _, app := range b.n.Status().Apps {
+		if app.Name == "Common" && app.Inactive != "" {
+			t.Fatalf("Common is inactive on b: %s", app.Inactive)
+		}
+	}
+	waitUntil(t, "b synced for Common", 5*time.Second, func() bool {
+		p := a.n.Status().Peer
+		return p != nil && p.Synced
+	})
 }
