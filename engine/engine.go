@@ -135,20 +135,17 @@ func (r *Runtime) Send(id int, ts int64, data []event.Value) {
 	} else if ts > r.clock {
 		r.clock = ts
 	}
-	r.one[0] = event.Event{Timestamp: ts, Data: data}
-	r.publishSafe(s, r.one[:])
-	r.one[0].Data = nil
-}
-
-// publishSafe publishes a chunk, turning a panic in an operator into a logged
-// error so that one bad event cannot stop the app.
-func (r *Runtime) publishSafe(s *stream, chunk []event.Event) {
+	// A panic in an operator becomes a logged error, so that one bad event
+	// cannot stop the app.
 	defer func() {
 		if p := recover(); p != nil {
 			r.logError("processing event", fmt.Errorf("engine: stream %s: %v", s.schema.Name, p))
 		}
 	}()
-	r.publish(s, chunk)
+	// r.one keeps pointing at data after the call; that only delays freeing
+	// one event.
+	r.one[0] = event.Event{Timestamp: ts, Data: data}
+	r.publish(s, r.one[:])
 }
 
 func (r *Runtime) publish(s *stream, chunk []event.Event) {

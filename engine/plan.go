@@ -301,8 +301,6 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	q.post = post
 	q.afterWindowFn = q.afterWindow
-	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
-		sel.order == nil && sel.limit < 0 && sel.offset < 0
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
@@ -333,6 +331,33 @@ func (p *planner) planQuery(aq *ast.Query) {
 		r.streams = append(r.streams, t)
 		r.byName[outSchema.Name] = t
 		q.target = t
+	}
+	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
+		sel.order == nil && sel.limit < 0 && sel.offset < 0 && sel.currentOn
+	for _, f := range q.pre {
+		if q.cond == nil {
+			q.cond = f.cond
+			continue
+		}
+		a, b := q.cond, f.cond
+		q.cond = func(fr *frame) bool { return a(fr) && b(fr) }
+	}
+	sel.inCols, sel.inSpan = []int{}, -1
+	for _, it := range sel.items {
+		if it.src != fromIn {
+			sel.inCols = nil
+			break
+		}
+		sel.inCols = append(sel.inCols, it.col)
+	}
+	if len(sel.inCols) > 0 {
+		sel.inSpan = sel.inCols[0]
+		for k, c := range sel.inCols {
+			if c != sel.inSpan+k {
+				sel.inSpan = -1
+				break
+			}
+		}
 	}
 	src.queries = append(src.queries, q)
 	r.queries = append(r.queries, q)

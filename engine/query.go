@@ -29,6 +29,10 @@ type query struct {
 	// afterWindowFn is afterWindow as a func value, made once: the window
 	// calls it for every chunk it emits.
 	afterWindowFn func([]event.Event)
+	// cond is the conjunction of the filters before the window (nil: none),
+	// for the stateless path.
+	cond func(*frame) bool
+	one  [1]event.Event // the output of a one-event chunk, stateless path
 
 	callbacks []func(in, removed []event.Event)
 	cur, rem  []event.Event // scratch for splitting callback chunks
@@ -79,27 +83,37 @@ func (q *query) afterWindow(chunk []event.Event) {
 // projections, the most common and the cheapest queries.
 func (q *query) processStateless(chunk []event.Event) {
 	s := q.sel
-	if !s.currentOn {
-		// Events arriving on a stream are always current events.
+	fr := &s.fr
+	cond := q.cond
+	if len(chunk) == 1 {
+		// The common case, one event from Send, without touching the
+		// chunk buffers.
+		e := &chunk[0]
+		fr.in, fr.ts = e.Data, e.Timestamp
+		if cond != nil && !cond(fr) {
+			return
+		}
+		q.one[0] = event.Event{Timestamp: e.Timestamp, Data: s.statelessRow(e, 0)}
+		if s.having != nil {
+			fr.out = q.one[0].Data
+			if !s.having(fr) {
+				return
+			}
+		}
+		q.emitCurrent(q.one[:])
 		return
 	}
 	if need := len(chunk) * s.width; cap(s.rows) < need {
 		s.rows = make([]event.Value, need)
 	}
-	rows := s.rows[:cap(s.rows)]
 	out := s.out[:0]
-	fr := &s.fr
-next:
 	for i := range chunk {
 		e := &chunk[i]
 		fr.in, fr.ts = e.Data, e.Timestamp
-		for _, f := range q.pre {
-			if !f.cond(fr) {
-				continue next
-			}
+		if cond != nil && !cond(fr) {
+			continue
 		}
-		row := rows[len(out)*s.width : (len(out)+1)*s.width : (len(out)+1)*s.width]
-		s.project(row, e)
+		row := s.statelessRow(e, len(out))
 		if s.having != nil {
 			fr.out = row
 			if !s.having(fr) {
@@ -110,8 +124,38 @@ next:
 	}
 	s.out = out
 	if len(out) > 0 {
-		q.emit(out)
+		q.emitCurrent(out)
 	}
+}
+
+// statelessRow returns the output row of e, the n-th output of the chunk.
+func (s *selector) statelessRow(e *event.Event, n int) []event.Value {
+	if s.inSpan >= 0 {
+		// The output is a run of the input's attributes: share them. Output
+		// events are only valid during the callbacks, as the input is.
+		return e.Data[s.inSpan : s.inSpan+s.width : s.inSpan+s.width]
+	}
+	if need := (n + 1) * s.width; cap(s.rows) < need {
+		// Only the single-event path gets here without room.
+		s.rows = make([]event.Value, need)
+	}
+	row := s.rows[n*s.width : (n+1)*s.width : (n+1)*s.width]
+	if s.inCols != nil {
+		for k, c := range s.inCols {
+			row[k] = e.Data[c]
+		}
+	} else {
+		s.project(row, e)
+	}
+	return row
+}
+
+// emitCurrent is emit for a chunk of current events only.
+func (q *query) emitCurrent(out []event.Event) {
+	for _, cb := range q.callbacks {
+		cb(out, nil)
+	}
+	q.rt.publish(q.target, out)
 }
 
 // fire runs the window's timer at now.
@@ -197,6 +241,8 @@ func (f *filter) process(in []event.Event) []event.Event {
 // by, having, and the choice of current and expired events.
 type selector struct {
 	items   []selItem // one per output attribute
+	inCols  []int     // when every item is an input attribute: their columns
+	inSpan  int       // when those columns are consecutive: the first; else -1
 	width   int
 	aggs    []*aggregator
 	groupBy []*expr
