@@ -145,6 +145,23 @@ func (r *Registry) AddSink(typ string)   { r.init(); r.sinks[strings.ToLower(typ
 func (r *Registry) AddMapper(typ string) { r.init(); r.mappers[strings.ToLower(typ)] = true }
 func (r *Registry) AddStore(typ string)  { r.init(); r.stores[strings.ToLower(typ)] = true }
 
+// SetSources and SetSinks replace the known source and sink types.
+func (r *Registry) SetSources(types ...string) {
+	r.init()
+	r.sources = map[string]bool{}
+	for _, t := range types {
+		r.AddSource(t)
+	}
+}
+
+func (r *Registry) SetSinks(types ...string) {
+	r.init()
+	r.sinks = map[string]bool{}
+	for _, t := range types {
+		r.AddSink(t)
+	}
+}
+
 // Func returns the function with the given (namespaced) name, or nil.
 func (r *Registry) Func(name string) *Func { return r.funcs[name] }
 
@@ -167,12 +184,10 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// DefaultRegistry returns a registry with Siddhi's core functions,
-// aggregators, windows and stream functions, and the connectors Tandem
-// ships: http and inMemory sources; log, file, http and inMemory sinks; json,
-// passThrough, text and keyvalue mappers. Each call returns a new registry
-// that the caller may extend.
-func DefaultRegistry() *Registry {
+// CoreRegistry returns a registry with Siddhi's core functions, aggregators,
+// windows and stream functions, and no connectors. Each call returns a new
+// registry that the caller may extend.
+func CoreRegistry() *Registry {
 	r := &Registry{}
 	r.init()
 	for _, f := range coreFuncs() {
@@ -184,6 +199,15 @@ func DefaultRegistry() *Registry {
 	for _, f := range coreStreamFuncs() {
 		r.AddStreamFunc(f)
 	}
+	return r
+}
+
+// DefaultRegistry returns CoreRegistry with the usual connectors: http and
+// inMemory sources; log, file, http and inMemory sinks; json, passThrough,
+// text and keyvalue mappers. Programs that know exactly which connectors
+// they run replace them with SetSources and SetSinks.
+func DefaultRegistry() *Registry {
+	r := CoreRegistry()
 	for _, s := range []string{"http", "inMemory"} {
 		r.AddSource(s)
 	}

@@ -53,6 +53,18 @@ func ParseOnDemand(file string, src []byte) (q *ast.OnDemandQuery, err error) {
 	return q, p.errs.Err()
 }
 
+// HasComments reports whether src holds a comment. The syntax tree does not
+// keep comments, so tools that rewrite files use this to avoid losing them.
+func HasComments(src []byte) bool {
+	s := newScanner(src, func(ast.Pos, string) {})
+	for s.comments == 0 {
+		if s.next().kind == tEOF {
+			break
+		}
+	}
+	return s.comments > 0
+}
+
 type parser struct {
 	file  string
 	sc    *scanner

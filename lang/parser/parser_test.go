@@ -276,3 +276,19 @@ func TestEmptyApp(t *testing.T) {
 		}
 	}
 }
+
+func TestHasComments(t *testing.T) {
+	for src, want := range map[string]bool{
+		"define stream S (a int);":                       false,
+		"define stream S (a int); -- note":               true,
+		"/* x */ define stream S (a int);":               true,
+		"from S select 'a -- b' as c insert into T;":     false,
+		"from S select \"/* no */\" as c insert into T;": false,
+		"from S select a - -1 as b insert into T;":       false,
+		"from S select a--1 as b insert into T;":         true,
+	} {
+		if got := HasComments([]byte(src)); got != want {
+			t.Errorf("HasComments(%q) = %v, want %v", src, got, want)
+		}
+	}
+}

@@ -16,10 +16,11 @@ import (
 // errors go to errh and produce a tIllegal token so the parser does not report
 // them a second time.
 type scanner struct {
-	src   []byte
-	off   int   // next byte to read
-	lines []int // offsets of the first byte of each line
-	errh  func(pos ast.Pos, msg string)
+	src      []byte
+	off      int   // next byte to read
+	lines    []int // offsets of the first byte of each line
+	errh     func(pos ast.Pos, msg string)
+	comments int // comments skipped so far
 }
 
 func newScanner(src []byte, errh func(ast.Pos, string)) *scanner {
@@ -54,10 +55,12 @@ func (s *scanner) skipSpace() {
 		case c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f':
 			s.off++
 		case c == '-' && s.peekAt(1) == '-':
+			s.comments++
 			for s.off < len(s.src) && s.src[s.off] != '\n' {
 				s.off++
 			}
 		case c == '/' && s.peekAt(1) == '*':
+			s.comments++
 			// Siddhi lets a block comment run to the end of the input.
 			s.off += 2
 			for s.off < len(s.src) {
