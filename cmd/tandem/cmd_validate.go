@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/tandem-stream/tandem/engine"
 	"github.com/tandem-stream/tandem/io/registry"
 	"github.com/tandem-stream/tandem/lang/ast"
 	"github.com/tandem-stream/tandem/lang/check"
@@ -16,7 +17,8 @@ import (
 const validateUsage = `Usage: tandem validate [flags] FILE...
 
 Parses and checks each Siddhi app: syntax, names, types, window and function
-parameters, connector types, and query outputs against existing definitions.
+parameters, connector types, and query outputs against existing definitions;
+then plans it as 'tandem run' would, which reports what Tandem does not run.
 Every error is reported as file:line:col: message, followed by the offending
 line with a caret under the column and, where one helps, a hint. Apps without
 errors are listed as "FILE: ok" on standard output.
@@ -79,11 +81,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-// validateApp parses and, when the syntax is right, checks one app.
+// validateApp parses one app and, when the syntax is right, checks it with
+// SiddhiQL's rules and then plans it with the engine, which reports what
+// Tandem does not run (so an app that validates also loads).
 func validateApp(file string, src []byte, reg *check.Registry) (*ast.App, ast.ErrorList) {
 	app, err := parser.Parse(file, src)
 	if err == nil {
 		_, err = check.Check(app, &check.Config{Registry: reg})
+	}
+	if err == nil {
+		_, err = engine.New(app)
 	}
 	if err == nil {
 		return app, nil

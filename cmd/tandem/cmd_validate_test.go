@@ -39,6 +39,7 @@ func TestValidate(t *testing.T) {
 		"types.siddhi":  "define stream S (sym string, price float);\nfrom S[sym > 1] select prize insert into T;\n",
 		"conn.siddhi":   "@sink(type='inMemory', topic='x') define stream S (a int);\n",
 		"dup.siddhi":    "@app:name('Good') define stream S (a int);\n",
+		"engine.siddhi": "define stream S (a int);\nfrom S select UUID() as u insert into T;\n",
 	}
 	tests := []struct {
 		name       string
@@ -67,12 +68,13 @@ func TestValidate(t *testing.T) {
 		}, noStderrOf: []string{"hint", "^"}},
 		{name: "several files, duplicate app name", args: []string{"good.siddhi", "dup.siddhi"}, status: 1,
 			stdout: []string{"good.siddhi: ok"}, stderr: []string{"dup.siddhi:1:1: app name \"Good\" is already used by"}},
+		{name: "what the engine does not run", args: []string{"engine.siddhi"}, status: 1, stderr: []string{"engine.siddhi:2:15:", "UUID"}},
 		{name: "missing file", args: []string{"nope.siddhi"}, status: 1, stderr: []string{"tandem validate:", "nope.siddhi"}},
 		{name: "no files", args: nil, status: 2, stderr: []string{"Usage: tandem validate"}},
 		{name: "bad flag", args: []string{"-x"}, status: 2},
 		{name: "help", args: []string{"-h"}, status: 0, stderr: []string{"Usage: tandem validate"}},
 	}
-	names := []string{"good.siddhi", "syntax.siddhi", "types.siddhi", "conn.siddhi", "dup.siddhi"}
+	names := []string{"good.siddhi", "syntax.siddhi", "types.siddhi", "conn.siddhi", "dup.siddhi", "engine.siddhi"}
 	paths := writeApps(t, files, names...)
 	dir := filepath.Dir(paths[0])
 	for _, tt := range tests {
