@@ -572,9 +572,7 @@ func (a *App) Ingest(ctx context.Context, stream string, rows [][]event.Value, k
 	if key != "" {
 		a.keys.add(key, target)
 	}
-	if !a.peer || !a.cfg.SyncAck {
-		a.committed = target
-	}
+	a.commitAloneLocked()
 	a.broadcast()
 	if a.cfg.OnAppend != nil {
 		a.mu.Unlock()
@@ -609,9 +607,7 @@ func (a *App) appendMarker(kind EntryKind, now int64) {
 	ts := max(now, a.lastTs)
 	a.lastTs = ts
 	_ = a.wal.append(Entry{LSN: a.wal.last() + 1, Kind: kind, Timestamp: ts})
-	if !a.peer || !a.cfg.SyncAck {
-		a.committed = a.wal.last()
-	}
+	a.commitAloneLocked()
 	a.broadcast()
 	a.mu.Unlock()
 	if a.cfg.OnAppend != nil {
@@ -915,9 +911,30 @@ func (a *App) DetachPeer() {
 		return
 	}
 	a.peer = false
-	a.committed = a.wal.last()
+	a.commitAloneLocked()
 	a.trimLocked()
 	a.broadcast()
+}
+
+// commitAloneLocked commits everything logged when no passive acknowledges
+// entries (none attached, or async acks). Only while the lease is surely
+// held: a deposed active that no longer reaches its passive must not
+// acknowledge anything its successor will never see.
+func (a *App) commitAloneLocked() {
+	if (!a.peer || !a.cfg.SyncAck) && a.cfg.Gate.IsOpen() {
+		a.committed = a.wal.last()
+	}
+}
+
+// Recommit commits what was logged while the lease was in doubt, once the
+// node holds it again.
+func (a *App) Recommit() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role == roleActive {
+		a.commitAloneLocked()
+		a.broadcast()
+	}
 }
 
 // EntriesFrom copies up to max logged entries starting at lsn, for shipping.

@@ -10,60 +10,75 @@ import (
 	"github.com/tandem-stream/tandem/io/sink"
 )
 
-// Gate holds publishing back while a node is not sure it still holds the lease.
-// The zero Gate is closed; Open lets publishers through.
+// Gate holds publishing back while a node is not sure it still holds the
+// lease. It is open while it is set open and, if a deadline is set, before
+// that deadline: a process that was frozen (SIGSTOP, a long pause) finds the
+// gate shut the moment it runs again, before its lease loop has noticed.
 type Gate struct {
-	mu   sync.Mutex
-	open bool
-	ch   chan struct{} // closed when the gate opens
+	mu    sync.Mutex
+	open  bool
+	until time.Time     // zero: no deadline
+	ch    chan struct{} // closed when the gate opens or its deadline moves
 }
 
-// NewGate returns a gate in the given state.
+// NewGate returns a gate in the given state, with no deadline.
 func NewGate(open bool) *Gate {
 	g := &Gate{ch: make(chan struct{})}
 	g.Set(open)
 	return g
 }
 
-// Set opens or closes the gate.
+// Set opens or closes the gate, keeping its deadline.
 func (g *Gate) Set(open bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.ch == nil {
-		g.ch = make(chan struct{})
-	}
-	if open && !g.open {
-		close(g.ch)
-	}
-	if !open && g.open {
-		g.ch = make(chan struct{})
-	}
 	g.open = open
+	g.wakeLocked()
 }
 
-// IsOpen reports the gate's state.
+// OpenUntil opens the gate until t (a time with a monotonic reading).
+func (g *Gate) OpenUntil(t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open, g.until = true, t
+	g.wakeLocked()
+}
+
+func (g *Gate) wakeLocked() {
+	if g.ch != nil {
+		close(g.ch)
+	}
+	g.ch = make(chan struct{})
+}
+
+func (g *Gate) openLocked() bool {
+	return g.open && (g.until.IsZero() || time.Now().Before(g.until))
+}
+
+// IsOpen reports whether publishing may happen now.
 func (g *Gate) IsOpen() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.open
+	return g.openLocked()
 }
 
 // Wait blocks until the gate is open or ctx is done.
 func (g *Gate) Wait(ctx context.Context) error {
-	g.mu.Lock()
-	if g.ch == nil {
-		g.ch = make(chan struct{})
-	}
-	ch, open := g.ch, g.open
-	g.mu.Unlock()
-	if open {
-		return nil
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		g.mu.Lock()
+		if g.ch == nil {
+			g.ch = make(chan struct{})
+		}
+		ch, open := g.ch, g.openLocked()
+		g.mu.Unlock()
+		if open {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 

@@ -214,6 +214,15 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	return err
 }
 
+// openGate lets publishing and solo commits through until the lease's local
+// deadline, which every successful renewal moves on.
+func (n *Node) openGate() {
+	n.mu.Lock()
+	until := n.start.Add(n.m.GoodUntil())
+	n.mu.Unlock()
+	n.gate.OpenUntil(until)
+}
+
 func (n *Node) renew(ctx context.Context) []Action {
 	m := n.machine()
 	sent := n.now()
@@ -225,8 +234,12 @@ func (n *Node) renew(ctx context.Context) []Action {
 		n.log.Warn("lease renewal failed", "err", err)
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.m.Renewed(sent, ok, err)
+	actions := n.m.Renewed(sent, ok, err)
+	n.mu.Unlock()
+	if ok && err == nil && !n.machine().Fenced() {
+		n.openGate()
+	}
+	return actions
 }
 
 // acquire asks for the lease, or with onlyLook just reads who holds it (after
@@ -278,8 +291,19 @@ func (n *Node) do(ctx context.Context, a Action) {
 		n.gate.Set(false)
 		n.log.Warn("lease not renewed in time: publishing stopped")
 	case Unfence:
-		n.gate.Set(true)
+		n.openGate()
+		for _, u := range n.units {
+			u.app.Recommit()
+		}
 		n.log.Info("lease renewed: publishing resumed")
+	case Reacquire:
+		n.log.Warn("lease could not be renewed; asking for it again")
+		for _, a := range n.acquire(ctx, false) {
+			n.do(ctx, a)
+		}
+		if m := n.machine(); m.Role() == Active && !m.Fenced() {
+			n.openGate() // taken back before it was fenced: extend the deadline
+		}
 	case Demote:
 		n.demote("another node holds the lease")
 	}
@@ -288,10 +312,10 @@ func (n *Node) do(ctx context.Context, a Action) {
 func (n *Node) promote(ctx context.Context, epoch uint64) {
 	n.stopFollowing()
 	start := time.Now()
+	n.openGate()
 	for _, u := range n.units {
 		n.promoteUnit(ctx, u, epoch)
 	}
-	n.gate.Set(true)
 	r, err := startReplServer(n, epoch)
 	if err != nil {
 		n.log.Error("replication listener", "err", err)

@@ -35,10 +35,14 @@ const (
 	Unfence
 	// Demote: another node holds the lease; stop everything and rejoin as passive.
 	Demote
+	// Reacquire: the lease could not be renewed (it ran out, e.g. while the
+	// store was down); ask for it again, keeping the live state if it is
+	// still free, and feed the answer to Acquired.
+	Reacquire
 )
 
 func (k ActionKind) String() string {
-	return [...]string{"?", "promote", "follow", "fence", "unfence", "demote"}[k]
+	return [...]string{"?", "promote", "follow", "fence", "unfence", "demote", "reacquire"}[k]
 }
 
 // Action is one instruction to the driver.
@@ -81,9 +85,23 @@ func (m *Machine) Leader() string     { return m.leader }
 func (m *Machine) ID() string         { return m.id }
 func (m *Machine) TTL() time.Duration { return m.ttl }
 
-// Acquired feeds the answer to an Acquire call sent at sentAt.
+// Acquired feeds the answer to an Acquire call sent at sentAt: a passive's,
+// or an active's after Reacquire.
 func (m *Machine) Acquired(sentAt time.Duration, l coord.Lease, held bool, err error) []Action {
-	if m.role != Passive || err != nil {
+	if err != nil {
+		return nil
+	}
+	if m.role == Active {
+		if !held {
+			m.role, m.fenced, m.leader = Passive, false, ""
+			return []Action{{Kind: Demote, Epoch: m.epoch}}
+		}
+		m.epoch = l.Epoch
+		m.goodTil = max(m.goodTil, sentAt+m.ttl-m.margin)
+		if m.fenced {
+			m.fenced = false
+			return []Action{{Kind: Unfence, Epoch: m.epoch}}
+		}
 		return nil
 	}
 	if held {
@@ -110,8 +128,7 @@ func (m *Machine) Renewed(sentAt time.Duration, ok bool, err error) []Action {
 	case err != nil:
 		return nil
 	case !ok:
-		m.role, m.fenced, m.leader = Passive, false, ""
-		return []Action{{Kind: Demote, Epoch: m.epoch}}
+		return []Action{{Kind: Reacquire, Epoch: m.epoch}}
 	}
 	m.goodTil = max(m.goodTil, sentAt+m.ttl-m.margin)
 	if m.fenced {
@@ -134,6 +151,9 @@ func (m *Machine) Tick(now time.Duration) []Action {
 func (m *Machine) Released() {
 	m.role, m.fenced, m.leader = Passive, false, ""
 }
+
+// GoodUntil is the active's local lease deadline (a monotonic offset).
+func (m *Machine) GoodUntil() time.Duration { return m.goodTil }
 
 // LeaseLeft is how long the active's lease is still good locally at now.
 func (m *Machine) LeaseLeft(now time.Duration) time.Duration {

@@ -48,10 +48,21 @@ func TestMachine(t *testing.T) {
 			{"renewed", func(m *Machine) []Action { return m.Renewed(2000*ms, true, nil) }, []ActionKind{Unfence}, Active},
 			{"good until 3.8s", func(m *Machine) []Action { return m.Tick(3700 * ms) }, nil, Active},
 		}},
-		{"a lost lease demotes", []step{
+		{"a lease taken by another node demotes", []step{
 			{"takes it", func(m *Machine) []Action { return m.Acquired(0, coord.Lease{Epoch: 1}, true, nil) }, []ActionKind{Promote}, Active},
-			{"lost", func(m *Machine) []Action { return m.Renewed(500*ms, false, nil) }, []ActionKind{Demote}, Passive},
+			{"renewal refused", func(m *Machine) []Action { return m.Renewed(500*ms, false, nil) }, []ActionKind{Reacquire}, Active},
+			{"another holds it", func(m *Machine) []Action { return m.Acquired(510*ms, other, false, nil) }, []ActionKind{Demote}, Passive},
 			{"follows the new holder", func(m *Machine) []Action { return m.Acquired(600*ms, other, false, nil) }, []ActionKind{Follow}, Passive},
+		}},
+		{"a lease that ran out while the store was down is taken back with the live state", []step{
+			{"takes it", func(m *Machine) []Action { return m.Acquired(0, coord.Lease{Epoch: 1}, true, nil) }, []ActionKind{Promote}, Active},
+			{"store down", func(m *Machine) []Action { return m.Renewed(500*ms, false, errStore) }, nil, Active},
+			{"fenced", func(m *Machine) []Action { return m.Tick(1800 * ms) }, []ActionKind{Fence}, Active},
+			{"store back, lease expired", func(m *Machine) []Action { return m.Renewed(3000*ms, false, nil) }, []ActionKind{Reacquire}, Active},
+			{"still free: ours again", func(m *Machine) []Action {
+				return m.Acquired(3010*ms, coord.Lease{Holder: "a", Epoch: 1, Valid: true}, true, nil)
+			}, []ActionKind{Unfence}, Active},
+			{"good until 4.81s", func(m *Machine) []Action { return m.Tick(4800 * ms) }, nil, Active},
 		}},
 		{"the deadline counts from when the renewal was sent, not answered", []step{
 			{"takes it", func(m *Machine) []Action { return m.Acquired(0, coord.Lease{Epoch: 1}, true, nil) }, []ActionKind{Promote}, Active},
