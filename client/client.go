@@ -36,7 +36,9 @@ type Config struct {
 	// active answers once the passive holds the batch, so this covers
 	// replication too, not just the network.
 	RequestTimeout time.Duration
-	// StatusTimeout bounds one status request (default 2s).
+	// StatusTimeout bounds one status request (default 1s). A node that
+	// hangs costs this much when the client looks for the active while the
+	// other node is not yet active.
 	StatusTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between two attempts to send a
 	// batch (defaults 20ms and 500ms). It doubles after each failed attempt.
@@ -58,7 +60,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultRequestTimeout = 10 * time.Second
-	DefaultStatusTimeout  = 2 * time.Second
+	DefaultStatusTimeout  = time.Second
 	DefaultMinBackoff     = 20 * time.Millisecond
 	DefaultMaxBackoff     = 500 * time.Millisecond
 	DefaultNotFoundGrace  = 3 * time.Second
@@ -457,6 +459,13 @@ func (c *Client) watch(ctx context.Context, t target, abandon context.CancelCaus
 			}
 			now, err := c.discover(ctx)
 			if err == nil && (now.node != t.node || now.epoch != t.epoch) {
+				// Adopted here, the next attempt need not look again; unless
+				// a concurrent look found a newer one already.
+				c.mu.Lock()
+				if c.last == nil || now.epoch >= c.last.epoch {
+					c.adopt(&now)
+				}
+				c.mu.Unlock()
 				abandon(fmt.Errorf("%w: %s at epoch %d", errSuperseded, now.node, now.epoch))
 				return
 			}
@@ -539,34 +548,69 @@ func (c *Client) forget(t target) {
 	c.mu.Unlock()
 }
 
-// discover asks every node for its status and picks the active. Should both
+// discoverGrace is how long discover waits for the other nodes once one
+// reports itself active: long enough for a healthy node to answer, short
+// enough that a node that hangs (stopped, cut off) costs little.
+const discoverGrace = 200 * time.Millisecond
+
+// discover asks every node for its status and picks the active. Should two
 // claim to be (an old active that has not yet noticed it lost its lease),
-// the higher epoch wins: the lease's holder is the newer one.
+// the higher epoch wins: the lease's holder is the newer one. Once one node
+// is found active the others get discoverGrace to answer, not StatusTimeout.
 func (c *Client) discover(ctx context.Context) (target, error) {
+	type answer struct {
+		i   int
+		st  *Status
+		err error
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before the Wait: it cuts short the stragglers
+	answers := make(chan answer, len(c.nodes))
+	for i, n := range c.nodes {
+		wg.Go(func() {
+			st, err := c.fetchStatus(ctx, n)
+			answers <- answer{i, st, err}
+		})
+	}
 	var (
 		best  target
 		found bool
 		errs  []error
+		grace <-chan time.Time
 	)
-	for i, ns := range c.statusAll(ctx) {
-		if ns.Err != nil {
-			errs = append(errs, ns.Err)
+wait:
+	for range c.nodes {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-grace:
+			break wait
+		}
+		if a.err != nil {
+			errs = append(errs, a.err)
 			continue
 		}
-		st := ns.Status
+		st, addr := a.st, c.nodes[a.i].addr
 		if !st.Serving() || (found && st.Epoch <= best.epoch) {
 			continue
 		}
 		if st.DataAddr == "" {
-			errs = append(errs, fmt.Errorf("node %s (%s) is active but reports no data_addr: set sources.httpListen in its config", st.Node, ns.Addr))
+			errs = append(errs, fmt.Errorf("node %s (%s) is active but reports no data_addr: set sources.httpListen in its config", st.Node, addr))
 			continue
 		}
-		u, err := dataURL(c.nodes[i], st.DataAddr)
+		u, err := dataURL(c.nodes[a.i], st.DataAddr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("node %s (%s): %w", st.Node, ns.Addr, err))
+			errs = append(errs, fmt.Errorf("node %s (%s): %w", st.Node, addr, err))
 			continue
 		}
 		best, found = target{node: st.Node, epoch: st.Epoch, url: u}, true
+		if grace == nil {
+			t := time.NewTimer(discoverGrace)
+			defer t.Stop()
+			grace = t.C
+		}
 	}
 	if found {
 		return best, nil

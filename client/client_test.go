@@ -273,6 +273,40 @@ func TestHungActiveProbe(t *testing.T) {
 	}
 }
 
+// TestDiscoverHungNode: once one node reports itself active, a node whose
+// admin API hangs delays the client by discoverGrace, not StatusTimeout.
+func TestDiscoverHungNode(t *testing.T) {
+	p, a, b := newFakePair(t)
+	a.set("passive", 2)
+	b.set("active", 2)
+	a.mu.Lock()
+	a.adminHook = func(w http.ResponseWriter, r *http.Request) bool {
+		select {
+		case <-r.Context().Done():
+		case <-p.release:
+		}
+		return true
+	}
+	a.mu.Unlock()
+	cfg := fast(a, b)
+	cfg.StatusTimeout = 10 * time.Second
+	c := newClient(t, cfg)
+	start := time.Now()
+	if err := c.Send(ctxTimeout(t, 20*time.Second), "/trades", batchOf(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v: discovery waited for the hung node", d)
+	}
+	// Status, which shows every node, does wait for it (here, until ctx).
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	sts, err := c.Status(ctx)
+	if err != nil || sts[0].Err == nil || sts[1].Err != nil {
+		t.Errorf("Status: %v %+v", err, sts)
+	}
+}
+
 // TestSlowAnswerNotAbandoned: probes that find the same active leave a slow
 // attempt alone.
 func TestSlowAnswerNotAbandoned(t *testing.T) {

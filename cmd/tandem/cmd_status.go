@@ -145,7 +145,7 @@ func printPairStatus(w io.Writer, sts []client.NodeStatus, now time.Time) {
 	}
 	tw.Flush()
 	for _, ns := range unreachable {
-		fmt.Fprintf(w, "%s: %v\n", ns.Addr, ns.Err)
+		fmt.Fprintln(w, ns.Err) // it names the node's address
 	}
 
 	apps := false

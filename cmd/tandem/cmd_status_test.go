@@ -257,7 +257,7 @@ func TestStatusCommandUnreachable(t *testing.T) {
 	if strings.Index(lines[0], "ROLE") != strings.Index(lines[2], "unreachable") {
 		t.Errorf("columns not aligned:\n%s", out)
 	}
-	if !strings.HasPrefix(lines[3], b.addr()+": node "+b.addr()+": ") || !strings.Contains(lines[3], "connect") {
+	if !strings.HasPrefix(lines[3], "node "+b.addr()+": ") || !strings.Contains(lines[3], "connect") {
 		t.Errorf("line 4 = %q, want node-b's error", lines[3])
 	}
 	if !strings.Contains(out, "trades  node-a") || strings.Contains(out, "trades  node-b") {
