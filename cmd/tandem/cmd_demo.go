@@ -60,6 +60,7 @@ reference run of the same input.`)
 	fmt.Fprintf(stdout, "lost:               %d\n", v.Lost)
 	fmt.Fprintf(stdout, "duplicates:         %d (repeated output ids; receivers drop them by Idempotency-Key)\n", v.Duplicates)
 	fmt.Fprintf(stdout, "wrong:              %d\n", v.Mismatched)
+	fmt.Fprintf(stdout, "stale:              %d (outputs of an old epoch after a newer one)\n", v.Stale)
 	fmt.Fprintf(stdout, "failover:           %d ms from SIGKILL of %s to the first output of %s\n", v.FailoverMs, v.Killed, v.NewActive)
 	if len(v.Failovers) > 1 {
 		fmt.Fprintf(stdout, "all failovers (ms): %v\n", v.Failovers)
