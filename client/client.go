@@ -296,8 +296,9 @@ func (c *Client) SendEvents(ctx context.Context, path string, events []map[strin
 // idempotency key and returns once the active has acknowledged it. Until
 // then it sends the same batch under the same key again, after a backoff,
 // looking for the active anew after connection errors, timeouts and 5xx
-// answers, so a batch that the pair logged before a failover is not
-// processed twice. It stops with an error when ctx ends (the batch may or
+// answers, and giving up on an unanswered attempt once another node is
+// active (see Config.ProbeInterval). The key makes the pair drop a batch it
+// logged before a failover, so none is processed twice. It stops with an error when ctx ends (the batch may or
 // may not have been logged: send it again with the same key to be sure) or
 // when an answer is permanent (see StatusError.Permanent).
 func (c *Client) SendWithKey(ctx context.Context, path, key string, batch []byte) error {

@@ -13,7 +13,9 @@
 // Send returns only once the active has acknowledged the batch, which with
 // replication.ack: sync means the passive holds it too. Until then it retries
 // with bounded backoff, finding the active again after connection errors,
-// timeouts and 5xx answers, until its context ends. An answer that no retry
+// timeouts and 5xx answers, until its context ends. An attempt that goes
+// unanswered (an active that hangs) is abandoned as soon as the other node
+// reports itself active. An answer that no retry
 // can fix (400 Bad Request, 413 Request Entity Too Large, ...) is returned at
 // once as a *StatusError.
 //

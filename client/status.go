@@ -57,6 +57,9 @@ type AppStatus struct {
 	PeerAck        uint64            `json:"peer_ack_lsn"`
 	Published      map[string]uint64 `json:"published"` // per sink, the highest output ordinal published
 	LastCheckpoint *Checkpoint       `json:"last_checkpoint,omitempty"`
+	// Inactive says why the app is not running on the node, if it is not
+	// (a passive that could get no state for it from the active, say).
+	Inactive string `json:"inactive,omitempty"`
 }
 
 // Checkpoint is the manifest of an app's newest checkpoint.

@@ -26,12 +26,12 @@ func TestStatusRoundTrip(t *testing.T) {
 		DataAddr: "10.0.0.1:8281",
 		Peer:     &node.PeerStatus{Node: "node-b", Synced: true, LagEvents: 12, RTTMillis: 0.25},
 		Members:  []node.MemberState{{ID: "node-b", API: "10.0.0.2:9091", Alive: true, LastSeen: ts}},
-		Apps: []host.Status{{
+		Apps: []node.AppStatus{{Inactive: "no state from the active", Status: host.Status{
 			Name: "trades", Role: "active", Epoch: 7, LastLSN: 100, Committed: 99, Applied: 98,
 			PeerAttached: true, PeerAck: 97, Published: map[string]uint64{"Out": 5},
 			LastCheckpoint: &persist.Manifest{App: "trades", AppHash: "h", Epoch: 6, LSN: 90, Revision: 3,
 				Checksum: "c", Size: 1234, Created: ts},
-		}},
+		}}},
 	}
 	want, err := json.Marshal(st)
 	if err != nil {

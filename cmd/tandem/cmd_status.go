@@ -158,16 +158,25 @@ func printPairStatus(w io.Writer, sts []client.NodeStatus, now time.Time) {
 		return
 	}
 	fmt.Fprintln(w)
+	var inactive []string // reasons, shown below the table
 	fmt.Fprintln(tw, "APP\tNODE\tROLE\tLAST LSN\tAPPLIED LSN\tCHECKPOINT")
 	for _, ns := range sts {
 		if ns.Err != nil {
 			continue
 		}
 		for _, a := range ns.Status.Apps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", a.Name, ns.Status.Node, a.Role, a.LastLSN, a.Applied, statusCheckpoint(a.LastCheckpoint, now))
+			role := a.Role
+			if a.Inactive != "" {
+				role = "inactive"
+				inactive = append(inactive, fmt.Sprintf("%s on %s is inactive: %s", a.Name, ns.Status.Node, a.Inactive))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", a.Name, ns.Status.Node, role, a.LastLSN, a.Applied, statusCheckpoint(a.LastCheckpoint, now))
 		}
 	}
 	tw.Flush()
+	for _, s := range inactive {
+		fmt.Fprintln(w, s)
+	}
 }
 
 func statusCheckpoint(ck *client.Checkpoint, now time.Time) string {

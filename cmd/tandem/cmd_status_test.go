@@ -297,6 +297,27 @@ func TestStatusCommandNoActive(t *testing.T) {
 	}
 }
 
+func TestStatusCommandInactiveApp(t *testing.T) {
+	p := newPairFake()
+	b := passiveStatus()
+	b.Apps[0].Inactive = "no state from the active node-a after 5 tries"
+	na, nb := p.node(t, activeStatus()), p.node(t, b)
+	code, out, errs := runStatus(t, "--nodes", na.addr()+","+nb.addr())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("want 8 lines:\n%s", out)
+	}
+	if got := splitColumns(lines[6]); len(got) < 3 || got[2] != "inactive" {
+		t.Errorf("line %q, want role inactive", lines[6])
+	}
+	if want := "trades on node-b is inactive: no state from the active node-a after 5 tries"; lines[7] != want {
+		t.Errorf("last line %q, want %q", lines[7], want)
+	}
+}
+
 func TestStatusCommandTwoActives(t *testing.T) {
 	p := newPairFake()
 	b := passiveStatus()
