@@ -175,6 +175,12 @@ func (r *Runtime) Advance(now int64) {
 			r.clock = at
 		}
 		r.fireSafe(due)
+		if d, ok := due.deadline(); ok && d <= at {
+			// A timer that does not move its deadline would fire forever
+			// (only arithmetic overflow can do that): drop the window.
+			r.logError("timer", fmt.Errorf("engine: query %s: timer did not advance past %d", due.label(), at))
+			due.resetWindow()
+		}
 	}
 	if now > r.clock {
 		r.clock = now

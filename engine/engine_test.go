@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -448,4 +449,20 @@ func FuzzRestore(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestAdvanceExtremeTimes(t *testing.T) {
+	for _, q := range []string{
+		"from S#window.timeBatch(1 sec) select count() as n insert into O;",
+		"from S#window.time(1 sec) select count() as n insert into O;",
+	} {
+		r := mustNew(t, mustParse(t, stockDef+q))
+		r.Send(0, math.MaxInt64-10, row("A", 1.0, int64(1)))
+		r.Advance(math.MaxInt64) // must return
+		r.Send(0, -5, row("A", 1.0, int64(1)))
+		r.Advance(math.MinInt64)
+		if r.Now() != math.MaxInt64 {
+			t.Errorf("%s: clock %d", q, r.Now())
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+
 	"github.com/tandem-stream/tandem/event"
 )
 
@@ -230,7 +232,7 @@ func newTimeWindow(span int64, size int, stored *event.Schema, cols []int) *time
 }
 
 func (w *timeWindow) expire(out []event.Event, now int64) []event.Event {
-	for w.buf.n > 0 && w.buf.headTS() <= now-w.span {
+	for w.buf.n > 0 && satAdd(w.buf.headTS(), w.span) <= now {
 		out = append(out, event.Event{Timestamp: now, Data: w.buf.pop(), Expired: true})
 	}
 	return out
@@ -262,7 +264,7 @@ func (w *timeWindow) deadline() (int64, bool) {
 	if w.buf.n == 0 {
 		return 0, false
 	}
-	return w.buf.headTS() + w.span, true
+	return satAdd(w.buf.headTS(), w.span), true
 }
 
 func (w *timeWindow) clear() { w.buf.clear() }
@@ -481,19 +483,19 @@ func (w *timeBatchWindow) run(in []event.Event, now int64, emit func([]event.Eve
 		}
 		w.started = true
 		if w.aligned {
-			w.next = now + (w.span - floorMod(now-w.start, w.span))
+			w.next = satAdd(now, w.span-floorMod(now-w.start, w.span))
 		} else {
-			w.next = now + w.span
+			w.next = satAdd(now, w.span)
 		}
 	}
 	if w.idle() && now >= w.next {
 		// Nothing to emit: Siddhi's timer would have fired at every period
 		// boundary meanwhile, each one moving the next emission by a period.
-		w.next += ((now-w.next)/w.span + 1) * w.span
+		w.next = satAdd(w.next, ((now-w.next)/w.span+1)*w.span)
 	}
 	send := now >= w.next
 	if send {
-		w.next += w.span
+		w.next = satAdd(w.next, w.span)
 	}
 	out := w.out[:0]
 	for i := range in {
@@ -568,6 +570,15 @@ func (w *timeBatchWindow) readState(d *decoder) error {
 		return err
 	}
 	return w.exp.readState(d)
+}
+
+// satAdd adds a non-negative d to t, stopping at the largest time instead of
+// wrapping around.
+func satAdd(t, d int64) int64 {
+	if t > math.MaxInt64-d {
+		return math.MaxInt64
+	}
+	return t + d
 }
 
 func floorMod(a, b int64) int64 {
