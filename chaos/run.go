@@ -43,6 +43,8 @@ type Options struct {
 	Seed uint64
 	// Progress receives a line per step; nil for none.
 	Progress io.Writer
+	// Done, if set, is called with each scenario's report as Run finishes it.
+	Done func(Report)
 }
 
 func (o Options) withDefaults() Options {
@@ -163,7 +165,11 @@ func Run(ctx context.Context, opt Options, names ...string) ([]Report, error) {
 		}
 		o := opt
 		o.Seed = opt.Seed + uint64(i)
-		reps = append(reps, RunScenario(ctx, o, s))
+		rep := RunScenario(ctx, o, s)
+		reps = append(reps, rep)
+		if opt.Done != nil {
+			opt.Done(rep)
+		}
 	}
 	return reps, nil
 }
