@@ -365,8 +365,15 @@ func (p *parser) annotationElement() *ast.Element {
 		p.next()
 		p.next()
 	case p.tok.kind == tIdent:
+		keyTok := p.tok
 		e.Key = p.propertyName()
-		p.expect(tAssign)
+		if p.tok.kind != tAssign {
+			if p.tok.kind == tComma || p.tok.kind == tRParen {
+				p.failf(keyTok.pos, "annotation values must be quoted strings: write '%s' instead of %s", e.Key, e.Key)
+			}
+			p.errorExpected("'='")
+		}
+		p.next()
 	}
 	if p.tok.kind != tString {
 		if e.Key == "" {

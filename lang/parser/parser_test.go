@@ -221,6 +221,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{"f:1:1: expected 'define', 'from' or 'partition', found 'select'"}},
 		{"annotation value not a string", "@info(name=q1) from S insert into T;",
 			[]string{"f:1:12: expected string literal as the value of 'name', found 'q1'"}},
+		{"unquoted annotation value", "@info(q1) from S insert into T;",
+			[]string{"f:1:7: annotation values must be quoted strings: write 'q1' instead of q1"}},
 		{"unclosed annotation", "@info(name='q1' from S insert into T;",
 			[]string{"f:1:17: expected ')', found 'from'"}},
 		{"several errors recovered", "define stream S (a int)\n;from S[a >] insert into T;\ndefine stream U (b foo);\nfrom U select b insert into V;\nfrom S select * insert inot W;",

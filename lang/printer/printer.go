@@ -175,7 +175,19 @@ func (p *printer) annotations(list []*ast.Annotation) {
 }
 
 func (p *printer) annotation(a *ast.Annotation) {
-	p.str("@" + a.Name)
+	// Annotation names may be keywords (@app:name), so only names that are
+	// not plain identifiers are backquoted.
+	p.str("@")
+	for i, part := range strings.SplitN(a.Name, ":", 2) {
+		if i > 0 {
+			p.str(":")
+		}
+		if isIdent(part) {
+			p.str(part)
+		} else {
+			p.str("`" + part + "`")
+		}
+	}
 	if len(a.Elements) == 0 && len(a.Annotations) == 0 {
 		return
 	}
@@ -879,8 +891,10 @@ func Quote(s string) string {
 	}
 	var b strings.Builder
 	b.WriteString(`"""`)
-	for _, r := range s {
-		switch r {
+	// Bytes, not runes: the scanner keeps non-ASCII bytes as they are, valid
+	// UTF-8 or not.
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
 		case '\\':
 			b.WriteString(`\\`)
 		case '"':
@@ -892,13 +906,13 @@ func Quote(s string) string {
 		case '\t':
 			b.WriteString(`\t`)
 		default:
-			if r < 0x20 {
+			if c < 0x20 {
 				b.WriteString(`\u00`)
-				b.WriteString(strconv.FormatInt(int64(r)>>4, 16))
-				b.WriteString(strconv.FormatInt(int64(r)&15, 16))
+				b.WriteString(strconv.FormatInt(int64(c)>>4, 16))
+				b.WriteString(strconv.FormatInt(int64(c)&15, 16))
 				continue
 			}
-			b.WriteRune(r)
+			b.WriteByte(c)
 		}
 	}
 	b.WriteString(`"""`)

@@ -112,6 +112,16 @@ func TestRoundTripConstructs(t *testing.T) {
 	}
 }
 
+func TestRoundTripOddText(t *testing.T) {
+	for _, src := range []string{
+		"define stream S (a string); from S select \"\"\"q'\\\"\xff\xfe\x01\"\"\" as b insert into T;",
+		"@`odd name`(k='v') @ns:`x y` define stream S (a int);",
+		"define stream `from` (`select` int); from `from` select `select` insert into `insert`;",
+	} {
+		roundTrip(t, src)
+	}
+}
+
 func TestPrintCanonical(t *testing.T) {
 	src := `@App:Name('x') DEFINE STREAM S (a INT);
 @info(name='q') FROM S[a>1]#window.length(10) SELECT a, SUM(a) AS total GROUP BY a INSERT INTO T;`
