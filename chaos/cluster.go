@@ -42,6 +42,7 @@ type ClusterConfig struct {
 	Heartbeat, Lease   time.Duration
 	CheckpointInterval time.Duration
 	Ack                string // replication.ack: sync (default) or async
+	Mode               string // replication.mode: warm (default) or hot
 	// Logf receives progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -158,6 +159,9 @@ func NewCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error) 
 	ack := cfg.Ack
 	if ack == "" {
 		ack = "sync"
+	}
+	if cfg.Mode != "" {
+		ack += "\n  mode: " + cfg.Mode
 	}
 
 	ports, err := freePorts(6)

@@ -196,7 +196,8 @@ func TestClusterConfigs(t *testing.T) {
 	dir := t.TempDir()
 	c, err := NewCluster(context.Background(), ClusterConfig{Binary: "/bin/false", Dir: dir,
 		Postgres: "postgres://u@db.invalid:6000/x?sslmode=disable", TablePrefix: "t_", CoordProxy: true, ReplProxy: true,
-		Heartbeat: 100 * time.Millisecond, Lease: 400 * time.Millisecond, CheckpointInterval: 250 * time.Millisecond})
+		Heartbeat: 100 * time.Millisecond, Lease: 400 * time.Millisecond, CheckpointInterval: 250 * time.Millisecond,
+		Mode: "hot"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +216,9 @@ func TestClusterConfigs(t *testing.T) {
 		}
 		if cfg.Replication.Listen != n.Repl || cfg.Replication.Advertise != n.ReplProxy.Addr() {
 			t.Errorf("%s: replication %+v, want listen %s advertise %s", n.ID, cfg.Replication, n.Repl, n.ReplProxy.Addr())
+		}
+		if cfg.Replication.Mode != "hot" || cfg.Replication.Ack != "sync" {
+			t.Errorf("%s: replication mode %q ack %q", n.ID, cfg.Replication.Mode, cfg.Replication.Ack)
 		}
 		if cfg.Checkpoint.Interval != 250*time.Millisecond {
 			t.Errorf("%s: checkpoint interval %v", n.ID, cfg.Checkpoint.Interval)
@@ -323,7 +327,7 @@ func TestScenarios(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"kill9-active", "kill9-passive", "sigstop-active", "restart-node", "coord-down",
-		"repl-cut", "sink-down", "handover", "passive-join-under-load"} {
+		"repl-cut", "repl-stall", "sink-down", "handover", "passive-join-under-load"} {
 		if !seen[want] {
 			t.Errorf("no scenario %s", want)
 		}

@@ -87,10 +87,10 @@ func WriteMarkdown(w io.Writer, reps []Report, opt Options) error {
 	b.WriteString("# Tandem chaos report\n\n")
 	fmt.Fprintf(&b, "Run %s with `%s`. Settings: %d fault(s) per scenario, load %d events/s in batches of %d, "+
 		"%v of load before the first fault, gaps of %v to %v between faults, %v after the last, outages of %v, "+
-		"coordination heartbeat %s and lease %s, checkpoint interval %v (kill9-active: 250ms).\n\n",
+		"coordination heartbeat %s and lease %s, checkpoint interval %v (kill9-active: 250ms), replication mode %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), opt.Binary, opt.Repeat, opt.Rate, opt.Batch,
 		opt.Before, opt.Gap/2, opt.Gap*3/2, opt.After, opt.Outage, orDefault(opt.Heartbeat, "500ms"),
-		orDefault(opt.Lease, "2s"), opt.CheckpointInterval)
+		orDefault(opt.Lease, "2s"), opt.CheckpointInterval, orText(opt.Mode, "warm"))
 	b.WriteString("Each scenario runs a fresh pair under load and compares what the sink received with a " +
 		"single-node reference run of the same input. *Lost* must be 0, *wrong* (outputs that differ from the " +
 		"reference) 0, *stale* (outputs of an old epoch after a newer one) 0. *Duplicates* are repeated output " +
@@ -154,6 +154,13 @@ func orDefault(d time.Duration, def string) string {
 		return def
 	}
 	return d.String()
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func mdEscape(s string) string {

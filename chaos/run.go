@@ -35,6 +35,8 @@ type Options struct {
 	// kill9-active, which checkpoints every 250ms to be killed during
 	// checkpoints too (default 1s).
 	CheckpointInterval time.Duration
+	// Mode is replication.mode: warm (the node's default) or hot.
+	Mode string
 	// Postgres is the DSN (a postgres:// URL) of the PostgreSQL that
 	// coord-down coordinates through; empty or unreachable skips it.
 	Postgres string
@@ -243,7 +245,7 @@ func RunScenario(ctx context.Context, opt Options, s Scenario) (rep Report) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(opt.Repeat)*time.Minute)
 	defer cancel()
 	cfg := ClusterConfig{Binary: opt.Binary, Dir: dir, Heartbeat: opt.Heartbeat, Lease: opt.Lease,
-		CheckpointInterval: opt.CheckpointInterval, Logf: logf}
+		CheckpointInterval: opt.CheckpointInterval, Mode: opt.Mode, Logf: logf}
 	if s.Postgres {
 		cfg.Postgres = opt.Postgres
 	}

@@ -53,6 +53,10 @@ func Scenarios() []Scenario {
 			Summary:  "the replication link (a proxy the passive dials) is cut for the outage, then restored: the active goes on alone, the passive reconnects and catches up (then a final kill of the active uses its state)",
 			Recovery: "from the cut to the first output of an input sent after it (the active alone)",
 			setup:    func(c *ClusterConfig) { c.ReplProxy = true }},
+		{Name: "repl-stall", fault: replStall, verify: true,
+			Summary:  "the replication link stalls for the outage (connections stay open, nothing flows, as in a network partition), then flows again: the active must notice, go on alone, and the passive catch up (then a final kill of the active uses its state)",
+			Recovery: "from the stall to the first output of an input sent after it (the active must detect the dead link)",
+			setup:    func(c *ClusterConfig) { c.ReplProxy = true }},
 		{Name: "sink-down", fault: sinkDown,
 			Summary:  "the downstream system answers 503 for the outage: every output arrives after it comes back",
 			Recovery: "from the sink's return to the first output of an input sent after it (the backlog comes first)"},
@@ -326,22 +330,36 @@ func (r *run) watchFence(ctx context.Context, n *Node, d time.Duration) bool {
 
 // replCut cuts the link between the pair for the outage. The active must go
 // on alone; after the restore the passive reconnects and catches up.
-func replCut(ctx context.Context, r *run, _ int) error {
+func replCut(ctx context.Context, r *run, _ int) error { return replFault(ctx, r, false) }
+
+// replStall stalls the link: no reset, no bytes, as in a partition. With
+// sync acknowledgements the active must time the passive out to go on.
+func replStall(ctx context.Context, r *run, _ int) error { return replFault(ctx, r, true) }
+
+func replFault(ctx context.Context, r *run, stall bool) error {
 	c := r.c
 	active, passive, epoch, err := c.WaitPair(ctx, pairLimit)
 	if err != nil {
 		return err
 	}
 	r.gap(ctx)
-	f := r.begin(false, "cut the replication link %s -> %s for %v", passive.ID, active.ID, r.opt.Outage)
+	verb := "cut"
+	if stall {
+		verb = "stall"
+	}
+	f := r.begin(false, "%s the replication link %s -> %s for %v", verb, passive.ID, active.ID, r.opt.Outage)
 	cutAt := time.Now()
-	active.ReplProxy.Cut()
+	if stall {
+		active.ReplProxy.Stall()
+	} else {
+		active.ReplProxy.Cut()
+	}
 	err = r.recovered(ctx, f, epoch)
 	if left := r.opt.Outage - time.Since(cutAt); left > 0 && err == nil {
 		r.pause(ctx, left)
 	}
 	active.ReplProxy.Restore()
-	c.Event("restored the replication link")
+	c.Event("the replication link works again")
 	if err != nil {
 		return err
 	}

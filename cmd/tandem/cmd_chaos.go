@@ -50,6 +50,7 @@ func cmdChaos(args []string, stdout, stderr io.Writer) int {
 	outage := fs.Duration("outage", 3*time.Second, "how long the store, the link or the sink stays down")
 	heartbeat := fs.Duration("heartbeat", 0, "coordination.heartbeat of the nodes (default: the node's, 500ms)")
 	lease := fs.Duration("lease", 0, "coordination.lease of the nodes (default: the node's, 2s)")
+	mode := fs.String("mode", "", "replication.mode of the nodes: warm or hot (default: the node's, warm)")
 	checkpoint := fs.Duration("checkpoint-interval", time.Second, "checkpoint.interval (kill9-active always uses 250ms)")
 	postgres := fs.String("postgres", os.Getenv("TANDEM_TEST_POSTGRES"),
 		"PostgreSQL URL for coord-down, e.g. postgres://user@127.0.0.1:5432/db?sslmode=disable (default $TANDEM_TEST_POSTGRES; without it coord-down is skipped)")
@@ -103,6 +104,10 @@ with p50/p99. Exits 1 if a scenario failed.`)
 		fmt.Fprintln(stderr, "tandem chaos: --heartbeat and --lease must not be negative")
 		return 2
 	}
+	if *mode != "" && *mode != "warm" && *mode != "hot" {
+		fmt.Fprintf(stderr, "tandem chaos: --mode %q: want warm or hot\n", *mode)
+		return 2
+	}
 	if *binary == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -113,7 +118,7 @@ with p50/p99. Exits 1 if a scenario failed.`)
 	}
 	opt := chaos.Options{Binary: *binary, Dir: *dir, Keep: *keep, Repeat: *repeat, Rate: *rate, Before: *before,
 		Gap: *gap, After: *after, Outage: *outage, Heartbeat: *heartbeat, Lease: *lease,
-		CheckpointInterval: *checkpoint, Postgres: *postgres, Seed: *seed}
+		CheckpointInterval: *checkpoint, Mode: *mode, Postgres: *postgres, Seed: *seed}
 	if !*quiet {
 		opt.Progress = stderr
 	}

@@ -23,6 +23,7 @@ func TestChaosFlags(t *testing.T) {
 		{args: []string{"--repeat", "0"}, code: 2, err: "--repeat"},
 		{args: []string{"--outage", "0s"}, code: 2, err: "must be positive"},
 		{args: []string{"--lease", "-1s"}, code: 2, err: "must not be negative"},
+		{args: []string{"--mode", "lukewarm"}, code: 2, err: "want warm or hot"},
 		{args: []string{"--no-such-flag"}, code: 2, err: "no-such-flag"},
 		{args: []string{"-h"}, code: 2, err: "Usage: tandem chaos"},
 	}
@@ -43,7 +44,7 @@ func TestChaosListNamesEveryScenario(t *testing.T) {
 	var stdout bytes.Buffer
 	cmdChaos([]string{"--list"}, &stdout, &bytes.Buffer{})
 	for _, want := range []string{"kill9-active", "kill9-passive", "sigstop-active", "restart-node", "coord-down",
-		"repl-cut", "sink-down", "handover", "passive-join-under-load"} {
+		"repl-cut", "repl-stall", "sink-down", "handover", "passive-join-under-load"} {
 		if !strings.Contains(stdout.String(), want+" ") {
 			t.Errorf("--list lacks %s:\n%s", want, stdout.String())
 		}
