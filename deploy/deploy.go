@@ -22,6 +22,7 @@ import (
 	"github.com/tandem-stream/tandem/io/sink"
 	"github.com/tandem-stream/tandem/io/source"
 	"github.com/tandem-stream/tandem/lang/ast"
+	"github.com/tandem-stream/tandem/lang/check"
 	"github.com/tandem-stream/tandem/lang/parser"
 )
 
@@ -29,6 +30,17 @@ import (
 type Connectors interface {
 	Source(typ string) (source.Factory, error)
 	Sink(typ string) (sink.Factory, error)
+	SourceTypes() []string
+	SinkTypes() []string
+}
+
+// Registry returns the checker's registry: Siddhi's core functions and
+// windows, and exactly the connectors conns has.
+func Registry(conns Connectors) *check.Registry {
+	reg := check.DefaultRegistry()
+	reg.SetSources(conns.SourceTypes()...)
+	reg.SetSinks(conns.SinkTypes()...)
+	return reg
 }
 
 // Plan is a loaded, checked app.
@@ -65,6 +77,9 @@ func LoadFile(path string, conns Connectors) (*Plan, error) {
 func Load(file string, src []byte, conns Connectors) (*Plan, error) {
 	tree, err := parser.Parse(file, src)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := check.Check(tree, &check.Config{Registry: Registry(conns)}); err != nil {
 		return nil, err
 	}
 	rt, err := engine.New(tree)

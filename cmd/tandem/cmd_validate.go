@@ -5,12 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
-	"github.com/tandem-stream/tandem/engine"
+	"github.com/tandem-stream/tandem/deploy"
 	"github.com/tandem-stream/tandem/io/registry"
+	"github.com/tandem-stream/tandem/io/source/httpsource"
 	"github.com/tandem-stream/tandem/lang/ast"
-	"github.com/tandem-stream/tandem/lang/check"
 	"github.com/tandem-stream/tandem/lang/parser"
 )
 
@@ -46,7 +47,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	reg := validateRegistry()
+	// Sources bind nothing until they start, so checking them needs no port.
+	reg := registry.Default(httpsource.NewServers(slog.New(slog.DiscardHandler)))
 	status := 0
 	names := map[string]string{} // app name -> file
 	for _, file := range fs.Args() {
@@ -84,32 +86,19 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 // validateApp parses one app and, when the syntax is right, checks it with
 // SiddhiQL's rules and then plans it with the engine, which reports what
 // Tandem does not run (so an app that validates also loads).
-func validateApp(file string, src []byte, reg *check.Registry) (*ast.App, ast.ErrorList) {
-	app, err := parser.Parse(file, src)
+// validateApp loads the app as `tandem run` would: parse, check, plan and
+// connector options, so an app that validates also loads.
+func validateApp(file string, src []byte, conns deploy.Connectors) (*ast.App, ast.ErrorList) {
+	plan, err := deploy.Load(file, src, conns)
 	if err == nil {
-		_, err = check.Check(app, &check.Config{Registry: reg})
-	}
-	if err == nil {
-		_, err = engine.New(app)
-	}
-	if err == nil {
-		return app, nil
+		return plan.AST, nil
 	}
 	var list ast.ErrorList
 	if !errors.As(err, &list) {
 		list.Add(file, ast.Pos{}, err.Error())
 	}
+	app, _ := parser.Parse(file, src)
 	return app, list
-}
-
-// validateRegistry knows Siddhi's core functions and windows and exactly the
-// connectors `tandem run` has, so an app that validates also loads.
-func validateRegistry() *check.Registry {
-	reg := check.DefaultRegistry()
-	conns := registry.Default(nil)
-	reg.SetSources(conns.SourceTypes()...)
-	reg.SetSinks(conns.SinkTypes()...)
-	return reg
 }
 
 // appNamePos returns the position of the app's @app:name annotation.
