@@ -264,6 +264,8 @@ type selector struct {
 	rows    []event.Value
 	out     []event.Event
 
+	one [1]event.Event // processLast's output
+
 	// Per chunk with group by: the groups that have an output slot.
 	pend     []pendKey
 	pendKeys []byte
@@ -305,6 +307,9 @@ func (s *selector) groupKey() {
 //   - with group by, the last such event of each group does, in the order the
 //     groups first appear in the chunk.
 func (s *selector) process(chunk []event.Event) []event.Event {
+	if s.groups == nil && len(s.aggs) > 0 {
+		return s.processLast(chunk)
+	}
 	if need := len(chunk) * s.width; cap(s.rows) < need {
 		s.rows = make([]event.Value, need)
 	}
@@ -488,6 +493,67 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// processLast is process for aggregates without group by (Siddhi's
+// processInBatchNoGroupBy): every event updates the aggregates and only the
+// last event that is output survives.
+func (s *selector) processLast(chunk []event.Event) []event.Event {
+	fr := &s.fr
+	fr.agg = s.aggv
+	g := s.single
+	s.cur = g
+	found := false
+	var last event.Event
+	for i := range chunk {
+		e := &chunk[i]
+		if isReset(e) {
+			s.reset()
+			continue
+		}
+		fr.in, fr.ts = e.Data, e.Timestamp
+		if e.Expired {
+			for k, a := range s.aggs {
+				a.remove(&g.states[k], fr)
+			}
+			if !s.expiredOn {
+				continue
+			}
+		} else {
+			for k, a := range s.aggs {
+				a.add(&g.states[k], fr)
+			}
+			if !s.currentOn {
+				continue
+			}
+		}
+		for k, a := range s.aggs {
+			s.aggv[k] = a.current(&g.states[k])
+		}
+		row := s.scratch
+		s.project(row, e)
+		if s.having != nil {
+			fr.out = row
+			if !s.having(fr) {
+				continue
+			}
+		}
+		found = true
+		last = event.Event{Timestamp: e.Timestamp, Expired: e.Expired}
+		// Keep the row apart from scratch, which the next event reuses.
+		if cap(s.rows) < s.width {
+			s.rows = make([]event.Value, s.width)
+		}
+		last.Data = s.rows[:s.width:s.width]
+		copy(last.Data, row)
+	}
+	// The single output survives only a zero (or no) offset and a positive
+	// (or no) limit.
+	if !found || s.offset > 0 || s.limit == 0 {
+		return nil
+	}
+	s.one[0] = last
+	return s.one[:]
 }
 
 // aggregate finds the event's group and folds the event into its aggregates.
