@@ -1,7 +1,8 @@
 // Package coord is the coordination store of a Tandem group: node heartbeats
-// and the leader lease with its ever-increasing epoch. Backends (SQLite,
-// PostgreSQL, ...) implement Coordinator; the role logic in cluster/node only
-// talks to this interface.
+// and the leader lease with its ever-increasing epoch, and optionally the
+// group's deployed apps. Backends (SQLite, PostgreSQL, MySQL, ZooKeeper)
+// implement Coordinator and AppStore; the role logic in cluster/node only
+// talks to these interfaces.
 //
 // Liveness is always judged on one clock, the store's own (the SQL server's
 // now(), or the local clock for an embedded SQLite file shared by processes on
@@ -10,6 +11,8 @@ package coord
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -71,4 +74,48 @@ type Coordinator interface {
 	// Lease reads the current lease.
 	Lease(ctx context.Context) (Lease, error)
 	Close() error
+}
+
+// ErrNoApp is returned by AppStore.DeleteApp for an app the group does not
+// have.
+var ErrNoApp = errors.New("coord: no such app")
+
+// MaxAppSize is the largest app text an AppStore accepts, in bytes.
+// ZooKeeper keeps a znode's data under 1 MiB; one limit for every backend
+// keeps them interchangeable.
+const MaxAppSize = 512 << 10
+
+// App is an app deployed in a group, as the store keeps it.
+type App struct {
+	Name    string
+	Text    []byte // the SiddhiQL source, byte for byte as deployed
+	Hash    string // hex sha256 of Text, see AppHash
+	Version uint64 // increases on every change of the app, deletion included
+	Updated time.Time
+}
+
+// AppStore keeps a group's apps in the coordination store, so that both
+// nodes of the pair always run the same version of each. It is optional:
+// a Coordinator backend may implement it too. Every method must be safe for
+// concurrent use and must honour ctx.
+//
+// A deleted app leaves a tombstone that keeps its version, so an app
+// deleted and deployed again gets a version above every earlier one and a
+// node never mistakes a new app for an old one it had.
+type AppStore interface {
+	// PutApp inserts or replaces the app name with text. The version goes
+	// up by one on every call, even if text did not change; two concurrent
+	// calls for one name get two versions.
+	PutApp(ctx context.Context, name string, text []byte) (App, error)
+	// DeleteApp removes the app name, or fails with ErrNoApp if the group
+	// has none.
+	DeleteApp(ctx context.Context, name string) error
+	// Apps lists the group's apps in byte order of their names.
+	Apps(ctx context.Context) ([]App, error)
+}
+
+// AppHash is the content hash of an app text: the hex sha256.
+func AppHash(text []byte) string {
+	sum := sha256.Sum256(text)
+	return hex.EncodeToString(sum[:])
 }

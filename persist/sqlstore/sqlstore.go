@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tandem-stream/tandem/internal/sqldb"
 	"github.com/tandem-stream/tandem/persist"
 	"github.com/tandem-stream/tandem/persist/internal/plan"
 )
@@ -60,24 +61,20 @@ var (
 
 // OpenSQLite opens (creating if needed) the SQLite database at path.
 func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
-	busy := opts.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	return open(ctx, sqliteDialect, opts, func() (*sql.DB, error) { return openSQLite(ctx, path, busy) })
+	return open(ctx, sqliteDialect, opts, func() (*sql.DB, error) { return sqldb.OpenSQLite(ctx, path, opts.BusyTimeout) })
 }
 
 // OpenPostgres connects to PostgreSQL with dsn (a URL or key=value string as
 // accepted by pgx).
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	return open(ctx, postgresDialect, opts, func() (*sql.DB, error) { return openPostgres(ctx, dsn) })
+	return open(ctx, postgresDialect, opts, func() (*sql.DB, error) { return sqldb.OpenPostgres(ctx, dsn) })
 }
 
 // OpenMySQL connects to MySQL or MariaDB with dsn (go-sql-driver/mysql
 // syntax, e.g. "root@tcp(127.0.0.1:3306)/test"). States larger than the
 // server's max_allowed_packet cannot be saved.
 func OpenMySQL(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	return open(ctx, mysqlDialect, opts, func() (*sql.DB, error) { return openMySQL(ctx, dsn) })
+	return open(ctx, mysqlDialect, opts, func() (*sql.DB, error) { return sqldb.OpenMySQL(ctx, dsn) })
 }
 
 func open(ctx context.Context, d *dialect, opts Options, connect func() (*sql.DB, error)) (*Store, error) {
@@ -85,7 +82,7 @@ func open(ctx context.Context, d *dialect, opts Options, connect func() (*sql.DB
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := sqldb.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	if opts.Keep < 0 {
@@ -101,14 +98,13 @@ func open(ctx context.Context, d *dialect, opts Options, connect func() (*sql.DB
 	}
 	db, err := connect()
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", d.name, err)
+		return nil, fmt.Errorf("sqlstore: open %s: %w", d.Name, err)
 	}
-	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, d: d, prefix: prefix, keep: keep, log: log.With("store", d.name)}
+	s := &Store{db: db, d: d, prefix: prefix, keep: keep, log: log.With("store", d.Name)}
 	s.prepareQueries()
 	if err := s.init(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlstore: create %s tables %sckpt_*: %w", d.name, prefix, err)
+		return nil, fmt.Errorf("sqlstore: create %s tables %sckpt_*: %w", d.Name, prefix, err)
 	}
 	return s, nil
 }
@@ -137,12 +133,12 @@ func (s *Store) prepareQueries() {
 
 func (s *Store) init(ctx context.Context) error {
 	ddl := []string{
-		`CREATE TABLE IF NOT EXISTS {p}ckpt_apps (app {key} NOT NULL PRIMARY KEY)` + s.d.tableOpts,
+		`CREATE TABLE IF NOT EXISTS {p}ckpt_apps (app {key} NOT NULL PRIMARY KEY){tableopts}`,
 		`CREATE TABLE IF NOT EXISTS {p}ckpt_states (
 			app {key} NOT NULL,
 			revision BIGINT NOT NULL,
 			state {blob} NOT NULL,
-			PRIMARY KEY (app, revision))` + s.d.tableOpts,
+			PRIMARY KEY (app, revision)){tableopts}`,
 		`CREATE TABLE IF NOT EXISTS {p}ckpt_manifests (
 			app {key} NOT NULL,
 			revision BIGINT NOT NULL,
@@ -152,38 +148,13 @@ func (s *Store) init(ctx context.Context) error {
 			checksum {text} NOT NULL,
 			size BIGINT NOT NULL,
 			created_ns BIGINT NOT NULL,
-			PRIMARY KEY (app, revision))` + s.d.tableOpts,
+			PRIMARY KEY (app, revision)){tableopts}`,
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.d == postgresDialect {
-			// Concurrent CREATE TABLE IF NOT EXISTS can fail on a
-			// catalog unique index in PostgreSQL; serialise the creators.
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(8246117002)`); err != nil {
-				return err
-			}
-		}
-		for _, stmt := range ddl {
-			if _, err := tx.ExecContext(ctx, s.d.query(s.prefix, stmt)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.d.CreateTables(ctx, s.db, s.prefix, 8246117002, ddl)
 }
 
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, s.d.txOpts)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.d.InTx(ctx, s.db, f)
 }
 
 // Save implements persist.Store.

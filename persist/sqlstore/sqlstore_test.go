@@ -2,16 +2,15 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/tandem-stream/tandem/internal/sqldb"
+	"github.com/tandem-stream/tandem/internal/sqldb/sqldbtest"
 	"github.com/tandem-stream/tandem/persist"
 	"github.com/tandem-stream/tandem/persist/storetest"
 )
@@ -62,12 +61,12 @@ func sqliteOpener(t *testing.T) opener {
 }
 
 func postgresOpener(t *testing.T) opener {
-	dsn := requireService(t, "postgres")
+	dsn := sqldbtest.DSN(t, sqldb.Postgres)
 	return func(ctx context.Context, opts Options) (*Store, error) { return OpenPostgres(ctx, dsn, opts) }
 }
 
 func mysqlOpener(t *testing.T) opener {
-	dsn := requireService(t, "mysql")
+	dsn := sqldbtest.DSN(t, sqldb.MySQL)
 	return func(ctx context.Context, opts Options) (*Store, error) { return OpenMySQL(ctx, dsn, opts) }
 }
 
@@ -134,15 +133,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestQueryExpansion(t *testing.T) {
-	if got := postgresDialect.query("p_", "SELECT {blob} FROM {p}t WHERE a = ? AND b = ?"); got != "SELECT BYTEA FROM p_t WHERE a = $1 AND b = $2" {
-		t.Errorf("postgres: %q", got)
-	}
-	if got := mysqlDialect.query("p_", "SELECT {key} FROM {p}t WHERE a = ?"); got != "SELECT VARBINARY(200) FROM p_t WHERE a = ?" {
-		t.Errorf("mysql: %q", got)
-	}
-}
-
 func openT(t *testing.T, open func(context.Context) (*Store, error)) *Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -155,12 +145,7 @@ func openT(t *testing.T, open func(context.Context) (*Store, error)) *Store {
 	return s
 }
 
-func uniquePrefix(t *testing.T) string {
-	t.Helper()
-	var b [5]byte
-	rand.Read(b[:])
-	return "t" + hex.EncodeToString(b[:]) + "_"
-}
+func uniquePrefix(t *testing.T) string { return sqldbtest.Prefix(t) }
 
 // dropper returns a cleanup that drops a test's tables.
 func dropper(open opener) func(t *testing.T, prefix string) {
@@ -179,39 +164,6 @@ func dropper(open opener) func(t *testing.T, prefix string) {
 			}
 		}
 	}
-}
-
-var dsnCandidates = map[string][]string{
-	"postgres": {
-		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-		"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-	},
-	"mysql": {"root@tcp(127.0.0.1:3306)/test"},
-}
-
-// requireService returns the first DSN of kind that connects, skips the test
-// if none does, or fails it when TANDEM_REQUIRE_SERVICES=1.
-func requireService(t *testing.T, kind string) string {
-	t.Helper()
-	for _, dsn := range dsnCandidates[kind] {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		connect := openPostgres
-		if kind == "mysql" {
-			connect = openMySQL
-		}
-		db, err := connect(ctx, dsn)
-		cancel()
-		if err == nil {
-			db.Close()
-			return dsn
-		}
-		t.Logf("%s at %s: %v", kind, dsn, err)
-	}
-	if os.Getenv("TANDEM_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s unreachable at %v and TANDEM_REQUIRE_SERVICES=1", kind, dsnCandidates[kind])
-	}
-	t.Skipf("%s unreachable at %v", kind, dsnCandidates[kind])
-	return ""
 }
 
 // FuzzAppName checks that any app name is either refused or stored and read

@@ -13,6 +13,9 @@
 // already the caller's, and increments the epoch exactly when the holder
 // changes. Renew and Release match holder and epoch, so a deposed holder can
 // neither extend nor drop its successor's lease.
+//
+// The group's apps (coord.AppStore) are rows of a third table; a deleted app
+// stays as a tombstone row that keeps its version.
 package sqlcoord
 
 import (
@@ -23,14 +26,15 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tandem-stream/tandem/cluster/coord"
+	"github.com/tandem-stream/tandem/cluster/coord/internal/check"
+	"github.com/tandem-stream/tandem/internal/sqldb"
 )
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
-	// TablePrefix is prepended to the table names (lease, members). It must
+	// TablePrefix is prepended to the table names (lease, members, apps). It must
 	// be a plain identifier; the default is "tandem_coord_". Tests use a
 	// unique prefix to isolate themselves.
 	TablePrefix string
@@ -44,13 +48,6 @@ type Options struct {
 // DefaultTablePrefix is used when Options.TablePrefix is empty.
 const DefaultTablePrefix = "tandem_coord_"
 
-// Limits on stored strings, in bytes; longer values get a clear error rather
-// than a database truncation error.
-const (
-	maxIDLen   = 200
-	maxTextLen = 255
-)
-
 // Store is a coordination store for one group. It is safe for concurrent use.
 type Store struct {
 	db     *sql.DB
@@ -62,41 +59,41 @@ type Store struct {
 	qAcquire, qReadLease, qRenew, qRelease string
 	qLockGroup, qLiveOthers, qUpsertMember string
 	qMembers                               string
+	qPutApp, qReadApp, qDeleteApp, qApps   string
 }
 
-var _ coord.Coordinator = (*Store)(nil)
+var (
+	_ coord.Coordinator = (*Store)(nil)
+	_ coord.AppStore    = (*Store)(nil)
+)
 
 // OpenSQLite opens (creating if needed) the SQLite database at path for group.
 // The two nodes of a pair on one machine open the same file.
 func OpenSQLite(ctx context.Context, path, group string, opts Options) (*Store, error) {
-	busy := opts.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	return open(ctx, sqliteDialect, group, opts, func() (*sql.DB, error) { return openSQLite(ctx, path, busy) })
+	return open(ctx, sqliteDialect, group, opts, func() (*sql.DB, error) { return sqldb.OpenSQLite(ctx, path, opts.BusyTimeout) })
 }
 
 // OpenPostgres connects to PostgreSQL with dsn (a URL or key=value string as
 // accepted by pgx) for group.
 func OpenPostgres(ctx context.Context, dsn, group string, opts Options) (*Store, error) {
-	return open(ctx, postgresDialect, group, opts, func() (*sql.DB, error) { return openPostgres(ctx, dsn) })
+	return open(ctx, postgresDialect, group, opts, func() (*sql.DB, error) { return sqldb.OpenPostgres(ctx, dsn) })
 }
 
 // OpenMySQL connects to MySQL or MariaDB with dsn (go-sql-driver/mysql
 // syntax, e.g. "root@tcp(127.0.0.1:3306)/test") for group.
 func OpenMySQL(ctx context.Context, dsn, group string, opts Options) (*Store, error) {
-	return open(ctx, mysqlDialect, group, opts, func() (*sql.DB, error) { return openMySQL(ctx, dsn) })
+	return open(ctx, mysqlDialect, group, opts, func() (*sql.DB, error) { return sqldb.OpenMySQL(ctx, dsn) })
 }
 
 func open(ctx context.Context, d *dialect, group string, opts Options, connect func() (*sql.DB, error)) (*Store, error) {
-	if err := checkID("group", group); err != nil {
+	if err := check.ID("group", group); err != nil {
 		return nil, fmt.Errorf("sqlcoord: %w", err)
 	}
 	prefix := opts.TablePrefix
 	if prefix == "" {
 		prefix = DefaultTablePrefix
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := sqldb.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("sqlcoord: %w", err)
 	}
 	log := opts.Logger
@@ -105,14 +102,13 @@ func open(ctx context.Context, d *dialect, group string, opts Options, connect f
 	}
 	db, err := connect()
 	if err != nil {
-		return nil, fmt.Errorf("sqlcoord: open %s: %w", d.name, err)
+		return nil, fmt.Errorf("sqlcoord: open %s: %w", d.Name, err)
 	}
-	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, d: d, group: group, prefix: prefix, log: log.With("group", group, "store", d.name)}
+	s := &Store{db: db, d: d, group: group, prefix: prefix, log: log.With("group", group, "store", d.Name)}
 	s.prepareQueries()
 	if err := s.init(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlcoord: init %s tables %slease, %smembers: %w", d.name, prefix, prefix, err)
+		return nil, fmt.Errorf("sqlcoord: init %s tables %slease, %smembers, %sapps: %w", d.Name, prefix, prefix, prefix, err)
 	}
 	return s, nil
 }
@@ -138,6 +134,12 @@ func (s *Store) prepareQueries() {
 		VALUES (?, ?, ?, ?, ?, ?, ?, {now}, {now} + ?) ` + s.d.upsertMember)
 	s.qMembers = q(`SELECT node, api_addr, repl_addr, data_addr, started_ms, apps_digest, seen_ms, live_until_ms, {now}
 		FROM {p}members WHERE grp = ? ORDER BY node`)
+	s.qPutApp = q(`INSERT INTO {p}apps (grp, app, app_text, app_hash, version, deleted, updated_ms)
+		VALUES (?, ?, ?, ?, 1, 0, {now}) ` + s.d.upsertApp)
+	s.qReadApp = q(`SELECT version, updated_ms FROM {p}apps WHERE grp = ? AND app = ?`)
+	s.qDeleteApp = q(`UPDATE {p}apps SET app_text = ?, app_hash = '', version = version + 1, deleted = 1, updated_ms = {now}
+		WHERE grp = ? AND app = ? AND deleted = 0`)
+	s.qApps = q(`SELECT app, app_text, app_hash, version, updated_ms FROM {p}apps WHERE grp = ? AND deleted = 0`)
 }
 
 // init creates the tables if missing and the group's lease row.
@@ -147,7 +149,7 @@ func (s *Store) init(ctx context.Context) error {
 			grp {key} NOT NULL PRIMARY KEY,
 			holder {key} NOT NULL,
 			epoch BIGINT NOT NULL,
-			expiry_ms BIGINT NOT NULL)` + s.d.tableOpts,
+			expiry_ms BIGINT NOT NULL){tableopts}`,
 		`CREATE TABLE IF NOT EXISTS {p}members (
 			grp {key} NOT NULL,
 			node {key} NOT NULL,
@@ -158,24 +160,20 @@ func (s *Store) init(ctx context.Context) error {
 			apps_digest {text} NOT NULL,
 			seen_ms BIGINT NOT NULL,
 			live_until_ms BIGINT NOT NULL,
-			PRIMARY KEY (grp, node))` + s.d.tableOpts,
+			PRIMARY KEY (grp, node)){tableopts}`,
+		// deleted marks a tombstone, which keeps the version of a deleted
+		// app so that deploying it again counts on from there.
+		`CREATE TABLE IF NOT EXISTS {p}apps (
+			grp {key} NOT NULL,
+			app {key} NOT NULL,
+			app_text {blob} NOT NULL,
+			app_hash {text} NOT NULL,
+			version BIGINT NOT NULL,
+			deleted SMALLINT NOT NULL,
+			updated_ms BIGINT NOT NULL,
+			PRIMARY KEY (grp, app)){tableopts}`,
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.d == postgresDialect {
-			// Concurrent CREATE TABLE IF NOT EXISTS can fail on a
-			// catalog unique index in PostgreSQL; serialise the creators.
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(8246117001)`); err != nil {
-				return err
-			}
-		}
-		for _, stmt := range ddl {
-			if _, err := tx.ExecContext(ctx, s.d.query(s.prefix, stmt)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.d.CreateTables(ctx, s.db, s.prefix, 8246117001, ddl); err != nil {
 		return err
 	}
 	// Outside the DDL transaction: MySQL commits DDL implicitly anyway.
@@ -187,18 +185,7 @@ func (s *Store) init(ctx context.Context) error {
 
 // inTx runs f in a transaction and commits it if f succeeds.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, s.d.txOpts)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.d.InTx(ctx, s.db, f)
 }
 
 // Heartbeat records node as alive for liveFor on the store clock. The check
@@ -206,10 +193,10 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 // the group's lease row lock, so two newcomers racing for one free place
 // cannot both get it.
 func (s *Store) Heartbeat(ctx context.Context, node coord.NodeInfo, liveFor time.Duration) error {
-	if err := checkNode(node); err != nil {
+	if err := check.Node(node); err != nil {
 		return fmt.Errorf("sqlcoord: heartbeat: %w", err)
 	}
-	if err := checkDuration("liveness window", liveFor); err != nil {
+	if err := check.Duration("liveness window", liveFor); err != nil {
 		return fmt.Errorf("sqlcoord: heartbeat of %q: %w", node.ID, err)
 	}
 	var started int64
@@ -283,10 +270,10 @@ func (s *Store) Members(ctx context.Context) ([]coord.Member, error) {
 // even after it expired or was released, keeps the epoch: nobody else held
 // it in between, or the holder would have changed.
 func (s *Store) Acquire(ctx context.Context, node string, ttl time.Duration) (coord.Lease, bool, error) {
-	if err := checkID("node id", node); err != nil {
+	if err := check.ID("node id", node); err != nil {
 		return coord.Lease{}, false, fmt.Errorf("sqlcoord: acquire: %w", err)
 	}
-	if err := checkDuration("lease ttl", ttl); err != nil {
+	if err := check.Duration("lease ttl", ttl); err != nil {
 		return coord.Lease{}, false, fmt.Errorf("sqlcoord: acquire by %q: %w", node, err)
 	}
 	var l coord.Lease
@@ -314,10 +301,10 @@ func (s *Store) Acquire(ctx context.Context, node string, ttl time.Duration) (co
 // fails (false) once the lease has expired, even if nobody took it: the
 // holder must then Acquire again, which tells it whether the epoch changed.
 func (s *Store) Renew(ctx context.Context, node string, epoch uint64, ttl time.Duration) (bool, error) {
-	if err := checkID("node id", node); err != nil {
+	if err := check.ID("node id", node); err != nil {
 		return false, fmt.Errorf("sqlcoord: renew: %w", err)
 	}
-	if err := checkDuration("lease ttl", ttl); err != nil {
+	if err := check.Duration("lease ttl", ttl); err != nil {
 		return false, fmt.Errorf("sqlcoord: renew by %q: %w", node, err)
 	}
 	ep, err := epochArg(epoch)
@@ -338,7 +325,7 @@ func (s *Store) Renew(ctx context.Context, node string, epoch uint64, ttl time.D
 // Release ends node's lease at epoch now on the store clock, keeping holder
 // and epoch. Releasing a lease node does not hold (any more) is a no-op.
 func (s *Store) Release(ctx context.Context, node string, epoch uint64) error {
-	if err := checkID("node id", node); err != nil {
+	if err := check.ID("node id", node); err != nil {
 		return fmt.Errorf("sqlcoord: release: %w", err)
 	}
 	ep, err := epochArg(epoch)
@@ -411,53 +398,8 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 }
 
 func epochArg(epoch uint64) (int64, error) {
-	if epoch > 1<<63-1 {
-		return 0, fmt.Errorf("epoch %d out of range", epoch)
+	if err := check.Epoch(epoch); err != nil {
+		return 0, err
 	}
 	return int64(epoch), nil
-}
-
-func checkDuration(what string, d time.Duration) error {
-	if d < time.Millisecond {
-		return fmt.Errorf("%s %v: must be at least 1ms", what, d)
-	}
-	if d > 365*24*time.Hour {
-		return fmt.Errorf("%s %v: must be at most a year", what, d)
-	}
-	return nil
-}
-
-func checkID(what, id string) error {
-	if id == "" {
-		return fmt.Errorf("empty %s", what)
-	}
-	return checkText(what, id, maxIDLen)
-}
-
-func checkText(what, v string, max int) error {
-	if len(v) > max {
-		return fmt.Errorf("%s %.20q...: longer than %d bytes", what, v, max)
-	}
-	if !utf8.ValidString(v) {
-		return fmt.Errorf("%s %q: not valid UTF-8", what, v)
-	}
-	if strings.ContainsRune(v, 0) {
-		return fmt.Errorf("%s %q: contains a NUL byte", what, v)
-	}
-	return nil
-}
-
-func checkNode(n coord.NodeInfo) error {
-	if err := checkID("node id", n.ID); err != nil {
-		return err
-	}
-	for _, f := range []struct{ what, v string }{
-		{"API address", n.APIAddr}, {"replication address", n.ReplAddr},
-		{"data address", n.DataAddr}, {"apps digest", n.AppsDigest},
-	} {
-		if err := checkText(f.what, f.v, maxTextLen); err != nil {
-			return fmt.Errorf("node %q: %w", n.ID, err)
-		}
-	}
-	return nil
 }

@@ -3,8 +3,6 @@ package sqlcoord
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +16,9 @@ import (
 
 	"github.com/tandem-stream/tandem/cluster/coord"
 	"github.com/tandem-stream/tandem/cluster/coord/coordtest"
+	"github.com/tandem-stream/tandem/cluster/coord/internal/check"
+	"github.com/tandem-stream/tandem/internal/sqldb"
+	"github.com/tandem-stream/tandem/internal/sqldb/sqldbtest"
 	"github.com/tandem-stream/tandem/internal/tcpproxy"
 )
 
@@ -32,7 +33,7 @@ func TestSQLite(t *testing.T) {
 
 func TestPostgres(t *testing.T) {
 	dsn := postgresDSN(t)
-	prefix := uniquePrefix(t)
+	prefix := uniquePrefix(t, postgresDialect, dsn)
 	coordtest.Run(t, func(t *testing.T, group string) coord.Coordinator {
 		return openT(t, func(ctx context.Context) (*Store, error) {
 			return OpenPostgres(ctx, dsn, group, Options{TablePrefix: prefix})
@@ -42,7 +43,7 @@ func TestPostgres(t *testing.T) {
 
 func TestMySQL(t *testing.T) {
 	dsn := mysqlDSN(t)
-	prefix := uniquePrefix(t)
+	prefix := uniquePrefix(t, mysqlDialect, dsn)
 	coordtest.Run(t, func(t *testing.T, group string) coord.Coordinator {
 		return openT(t, func(ctx context.Context) (*Store, error) {
 			return OpenMySQL(ctx, dsn, group, Options{TablePrefix: prefix})
@@ -55,9 +56,9 @@ func TestPostgresOutage(t *testing.T) {
 	for _, mode := range []string{"cut", "stall"} {
 		t.Run(mode, func(t *testing.T) {
 			p := startProxy(t, "127.0.0.1:5432")
-			proxied := strings.Replace(dsn, "127.0.0.1:5432", p.Addr(), 1) + "&connect_timeout=2"
+			proxied := withParam(strings.Replace(dsn, "127.0.0.1:5432", p.Addr(), 1), "connect_timeout=2")
 			s := openT(t, func(ctx context.Context) (*Store, error) {
-				return OpenPostgres(ctx, proxied, coordtest.Group(t), Options{TablePrefix: uniquePrefix(t)})
+				return OpenPostgres(ctx, proxied, coordtest.Group(t), Options{TablePrefix: uniquePrefix(t, postgresDialect, dsn)})
 			})
 			coordtest.Outage(t, s, downFunc(p, mode), p.Restore)
 		})
@@ -69,13 +70,21 @@ func TestMySQLOutage(t *testing.T) {
 	for _, mode := range []string{"cut", "stall"} {
 		t.Run(mode, func(t *testing.T) {
 			p := startProxy(t, "127.0.0.1:3306")
-			proxied := strings.Replace(dsn, "127.0.0.1:3306", p.Addr(), 1) + "&timeout=2s"
+			proxied := withParam(strings.Replace(dsn, "127.0.0.1:3306", p.Addr(), 1), "timeout=2s")
 			s := openT(t, func(ctx context.Context) (*Store, error) {
-				return OpenMySQL(ctx, proxied, coordtest.Group(t), Options{TablePrefix: uniquePrefix(t)})
+				return OpenMySQL(ctx, proxied, coordtest.Group(t), Options{TablePrefix: uniquePrefix(t, mysqlDialect, dsn)})
 			})
 			coordtest.Outage(t, s, downFunc(p, mode), p.Restore)
 		})
 	}
+}
+
+// withParam adds a key=value parameter to a URL-style DSN.
+func withParam(dsn, kv string) string {
+	if strings.Contains(dsn, "?") {
+		return dsn + "&" + kv
+	}
+	return dsn + "?" + kv
 }
 
 func downFunc(p *tcpproxy.Proxy, mode string) func() {
@@ -229,24 +238,6 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestQueryExpansion(t *testing.T) {
-	for _, tc := range []struct {
-		d    *dialect
-		in   string
-		want string
-	}{
-		{sqliteDialect, "SELECT a FROM {p}t WHERE x = ? AND y = ?", "SELECT a FROM pre_t WHERE x = ? AND y = ?"},
-		{postgresDialect, "SELECT a FROM {p}t WHERE x = ? AND y = ?", "SELECT a FROM pre_t WHERE x = $1 AND y = $2"},
-		{mysqlDialect, "SELECT {now}", "SELECT " + mysqlDialect.now},
-		{postgresDialect, "SELECT 1{forupdate}", "SELECT 1 FOR UPDATE"},
-		{sqliteDialect, "SELECT 1{forupdate}", "SELECT 1"},
-	} {
-		if got := tc.d.query("pre_", tc.in); got != tc.want {
-			t.Errorf("%s: query(%q) = %q, want %q", tc.d.name, tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestStoreClock checks that the three dialects' clock expressions agree
 // with the local clock (all services run on this machine).
 func TestStoreClock(t *testing.T) {
@@ -255,14 +246,14 @@ func TestStoreClock(t *testing.T) {
 			return OpenSQLite(ctx, filepath.Join(t.TempDir(), "c.db"), g, Options{})
 		},
 	}
-	if dsn, ok := reachable(t, "postgres"); ok {
+	if dsn, ok := sqldbtest.Reachable(sqldb.Postgres); ok {
 		opens["postgres"] = func(ctx context.Context, g string) (*Store, error) {
-			return OpenPostgres(ctx, dsn, g, Options{TablePrefix: uniquePrefix(t)})
+			return OpenPostgres(ctx, dsn, g, Options{TablePrefix: uniquePrefix(t, postgresDialect, dsn)})
 		}
 	}
-	if dsn, ok := reachable(t, "mysql"); ok {
+	if dsn, ok := sqldbtest.Reachable(sqldb.MySQL); ok {
 		opens["mysql"] = func(ctx context.Context, g string) (*Store, error) {
-			return OpenMySQL(ctx, dsn, g, Options{TablePrefix: uniquePrefix(t)})
+			return OpenMySQL(ctx, dsn, g, Options{TablePrefix: uniquePrefix(t, mysqlDialect, dsn)})
 		}
 	}
 	for name, open := range opens {
@@ -299,7 +290,7 @@ func FuzzNodeID(f *testing.F) {
 			if errors.Is(err, coord.ErrGroupFull) {
 				return // two earlier ids still alive within the millisecond
 			}
-			if id != "" && len(id) <= maxIDLen && !strings.ContainsRune(id, 0) && utf8.ValidString(id) {
+			if id != "" && len(id) <= check.MaxIDLen && !strings.ContainsRune(id, 0) && utf8.ValidString(id) {
 				t.Fatalf("Heartbeat(%q): %v", id, err)
 			}
 			return
@@ -332,91 +323,14 @@ func openT(t *testing.T, open func(context.Context) (*Store, error)) *Store {
 	return s
 }
 
-func uniquePrefix(t *testing.T) string {
+// uniquePrefix returns a table prefix for this test and drops its tables
+// from the server at dsn afterwards.
+func uniquePrefix(t *testing.T, d *dialect, dsn string) string {
 	t.Helper()
-	var b [5]byte
-	rand.Read(b[:])
-	p := "t" + hex.EncodeToString(b[:]) + "_"
-	t.Cleanup(func() { dropTables(t, p) })
+	p := sqldbtest.Prefix(t)
+	sqldbtest.DropAfter(t, d.Dialect, dsn, p, "lease", "members", "apps")
 	return p
 }
 
-// dropTables removes a test's tables from every reachable server.
-func dropTables(t *testing.T, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, kind := range []string{"postgres", "mysql"} {
-		dsn, ok := reachable(t, kind)
-		if !ok {
-			continue
-		}
-		var err error
-		var s *Store
-		if kind == "postgres" {
-			s, err = OpenPostgres(ctx, dsn, "cleanup", Options{TablePrefix: prefix})
-		} else {
-			s, err = OpenMySQL(ctx, dsn, "cleanup", Options{TablePrefix: prefix})
-		}
-		if err != nil {
-			t.Errorf("cleanup of %s tables %s*: %v", kind, prefix, err)
-			continue
-		}
-		for _, tbl := range []string{"lease", "members"} {
-			if _, err := s.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+prefix+tbl); err != nil {
-				t.Errorf("drop %s%s: %v", prefix, tbl, err)
-			}
-		}
-		s.Close()
-	}
-}
-
-var dsnCandidates = map[string][]string{
-	"postgres": {
-		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-		"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-	},
-	"mysql": {"root@tcp(127.0.0.1:3306)/test?parseTime=false"},
-}
-
-// reachable returns the first DSN of kind that connects.
-func reachable(t *testing.T, kind string) (string, bool) {
-	t.Helper()
-	for _, dsn := range dsnCandidates[kind] {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		var err error
-		if kind == "postgres" {
-			var db interface{ Close() error }
-			db, err = openPostgres(ctx, dsn)
-			if err == nil {
-				db.Close()
-			}
-		} else {
-			var db interface{ Close() error }
-			db, err = openMySQL(ctx, dsn)
-			if err == nil {
-				db.Close()
-			}
-		}
-		cancel()
-		if err == nil {
-			return dsn, true
-		}
-	}
-	return "", false
-}
-
-func requireService(t *testing.T, kind string) string {
-	t.Helper()
-	dsn, ok := reachable(t, kind)
-	if ok {
-		return dsn
-	}
-	if os.Getenv("TANDEM_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("%s unreachable at %v and TANDEM_REQUIRE_SERVICES=1", kind, dsnCandidates[kind])
-	}
-	t.Skipf("%s unreachable at %v", kind, dsnCandidates[kind])
-	return ""
-}
-
-func postgresDSN(t *testing.T) string { return requireService(t, "postgres") }
-func mysqlDSN(t *testing.T) string    { return requireService(t, "mysql") }
+func postgresDSN(t *testing.T) string { return sqldbtest.DSN(t, sqldb.Postgres) }
+func mysqlDSN(t *testing.T) string    { return sqldbtest.DSN(t, sqldb.MySQL) }
