@@ -124,6 +124,7 @@ func (n *Node) apiHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"result": "state cleared"})
 	})
 	mux.HandleFunc("GET /api/v1/ha/state/{app}", n.serveState)
+	n.appsAPI(mux)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statusCollector{n})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -30,7 +30,7 @@ type follower struct {
 // the app inactive with the reason and goes on replicating the others.
 func (f *follower) checkAppSync(synced map[string]bool, active string) error {
 	var missing []string
-	for _, u := range f.n.units {
+	for _, u := range f.n.unitList() {
 		name := u.plan.Name
 		if synced[name] {
 			continue
@@ -109,7 +109,7 @@ func (f *follower) run(ctx context.Context, epoch uint64) {
 
 func (f *follower) session(ctx context.Context, addr string, epoch uint64) error {
 	var pos []repl.AppPos
-	for _, u := range f.n.units {
+	for _, u := range f.n.unitList() {
 		pos = append(pos, repl.AppPos{App: u.plan.Name, AppHash: u.plan.Hash, LastLSN: u.app.LastLSN()})
 	}
 	dctx, cancel := context.WithTimeout(ctx, f.n.cfg.Coordination.Lease)

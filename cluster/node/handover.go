@@ -113,7 +113,7 @@ var ErrUnknownApp = errors.New("no such app on this node")
 func (n *Node) ClearState(ctx context.Context, app string) error {
 	return n.onLoop(ctx, func(lctx context.Context) error {
 		var u *unit
-		for _, x := range n.units {
+		for _, x := range n.unitList() {
 			if x.plan.Name == app {
 				u = x
 			}

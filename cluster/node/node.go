@@ -29,11 +29,18 @@ type Deps struct {
 	Store  persist.Store
 	Plans  []*deploy.Plan
 	Logger *slog.Logger
+	// Connectors resolves connector types for apps deployed through the API;
+	// without it the node runs only the apps of its config file.
+	Connectors deploy.Connectors
 }
+
+const defaultStopTimeout = 5 * time.Second
 
 // unit is one app on this node: its plan, its host.App for the current role,
 // and its sources while active.
 type unit struct {
+	origin   string // originConfig or originAPI
+	version  uint64 // the app store's version, for API apps
 	plan     *deploy.Plan
 	app      *host.App
 	sources  []source.Source
@@ -57,6 +64,9 @@ type Node struct {
 	repl   *replServer
 	follow *follower
 
+	// broken holds API-deployed apps this node cannot run, with the reason.
+	broken map[string]string
+
 	// exec runs functions on the Run goroutine, which owns the role.
 	exec chan func(context.Context)
 	// holdOff: after handing the lease over, do not ask for it again before
@@ -70,9 +80,10 @@ func New(cfg *Config, deps Deps) *Node {
 		deps.Logger = slog.Default()
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger.With("node", cfg.Node.ID), gate: host.NewGate(false),
-		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease), exec: make(chan func(context.Context))}
+		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease), exec: make(chan func(context.Context)),
+		broken: map[string]string{}}
 	for _, p := range deps.Plans {
-		n.units = append(n.units, &unit{plan: p})
+		n.units = append(n.units, &unit{plan: p, origin: originConfig})
 	}
 	n.resetApps()
 	return n
@@ -80,9 +91,18 @@ func New(cfg *Config, deps Deps) *Node {
 
 func (n *Node) now() time.Duration { return time.Since(n.start) }
 
+// unitList returns the node's apps. The slice is never changed in place:
+// deploying or removing an app publishes a new one, so a caller may range
+// over it without holding n.mu.
+func (n *Node) unitList() []*unit {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.units
+}
+
 // resetApps gives every app a fresh passive host.App.
 func (n *Node) resetApps() {
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		n.resetApp(u)
 	}
 }
@@ -154,7 +174,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer api.Close()
 	n.log.Info("node started", "group", n.cfg.Node.Group, "api", n.cfg.Node.API,
-		"repl", n.cfg.Replication.Listen, "apps", len(n.units))
+		"repl", n.cfg.Replication.Listen, "apps", len(n.unitList()))
 
 	hb := n.cfg.Coordination.Heartbeat
 	// The passive asks for the lease more often than the active renews it, so
@@ -183,6 +203,7 @@ func (n *Node) Run(ctx context.Context) error {
 			if n.machine().Role() == Active {
 				actions = append(actions, n.renew(ctx)...)
 			}
+			n.reconcile(ctx)
 		}
 		if n.machine().Role() == Passive {
 			actions = append(actions, n.acquire(ctx, n.now() < n.holdOff)...)
@@ -292,7 +313,7 @@ func (n *Node) do(ctx context.Context, a Action) {
 		n.log.Warn("lease not renewed in time: publishing stopped")
 	case Unfence:
 		n.openGate()
-		for _, u := range n.units {
+		for _, u := range n.unitList() {
 			u.app.Recommit()
 		}
 		n.log.Info("lease renewed: publishing resumed")
@@ -313,7 +334,7 @@ func (n *Node) promote(ctx context.Context, epoch uint64) {
 	n.stopFollowing()
 	start := time.Now()
 	n.openGate()
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		n.promoteUnit(ctx, u, epoch)
 	}
 	r, err := startReplServer(n, epoch)
@@ -340,7 +361,7 @@ func (n *Node) promoteUnit(ctx context.Context, u *unit, epoch uint64) {
 }
 
 func (n *Node) setInactiveByName(app, reason string) {
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		if u.plan.Name == app {
 			n.setInactive(u, reason)
 		}
@@ -354,7 +375,7 @@ func (n *Node) setInactive(u *unit, reason string) {
 }
 
 func (n *Node) startSources(ctx context.Context) {
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		n.startUnitSources(ctx, u)
 	}
 }
@@ -378,9 +399,9 @@ func (n *Node) startUnitSources(ctx context.Context, u *unit) {
 }
 
 func (n *Node) stopSources() {
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		for _, s := range u.sources {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), defaultStopTimeout)
 			if err := s.Stop(ctx); err != nil {
 				n.log.Warn("source stop", "app", u.plan.Name, "err", err)
 			}
@@ -400,7 +421,7 @@ func (n *Node) demote(reason string) {
 	if r != nil {
 		r.close()
 	}
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		u.app.Stop()
 	}
 	n.resetApps()
@@ -420,7 +441,7 @@ func (n *Node) shutdown() {
 	if r != nil {
 		r.close()
 	}
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		u.app.Stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -439,7 +460,7 @@ func (n *Node) replConfig(epoch uint64) repl.Config {
 }
 
 func (n *Node) app(name string) *host.App {
-	for _, u := range n.units {
+	for _, u := range n.unitList() {
 		if u.plan.Name == name {
 			return u.app
 		}

@@ -20,6 +20,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tandem-stream/tandem/deploy"
+	"github.com/tandem-stream/tandem/event"
 	"github.com/tandem-stream/tandem/io/registry"
 	"github.com/tandem-stream/tandem/io/source/httpsource"
 )
@@ -80,7 +81,7 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: plans, Logger: log}),
+	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: plans, Logger: log, Connectors: registry.Default(servers)}),
 		cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := tn.n.Run(ctx)
@@ -397,4 +398,71 @@ func TestAppMissingOnActive(t *testing.T) {
 		p := a.n.Status().Peer
 		return p != nil && p.Synced
 	})
+}
+
+// TestDeployThroughAPI deploys an app through the passive's API: both nodes
+// take it up from the coordination store, the active runs it, the passive
+// holds its state; a bad app is refused with its errors; undeploy removes it.
+func TestDeployThroughAPI(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.siddhi")
+	if err := os.WriteFile(base, []byte("@app:name('Base')\ndefine stream In (x int);\nfrom In select x insert into Out;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, dir, "a", base)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	b := startNode(t, dir, "b", base)
+	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+
+	post := func(node *testNode, body string) (int, string) {
+		resp, err := http.Post("http://"+node.cfg.Node.API+"/api/v1/apps", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(b, "@app:name('Bad')\ndefine stream In (x int);\nfrom In select y insert into Out;\n"); code != http.StatusBadRequest || !strings.Contains(body, "api:Bad:3:") {
+		t.Fatalf("bad app: %d %s", code, body)
+	}
+	if code, body := post(b, "@app:name('Base')\ndefine stream In (x int);\nfrom In select x insert into Out2;\n"); code != http.StatusConflict {
+		t.Fatalf("app named like a config app: %d %s", code, body)
+	}
+	if code, body := post(b, "@app:name('Dyn')\ndefine stream In (x int);\nfrom In select x * 2 as y insert into Out;\n"); code != http.StatusCreated {
+		t.Fatalf("deploy: %d %s", code, body)
+	}
+	hasApp := func(tn *testNode, role string) bool {
+		for _, app := range tn.n.Apps() {
+			if app.Name == "Dyn" && app.Role == role && app.Inactive == "" {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil(t, "Dyn active on a", 5*time.Second, func() bool { return hasApp(a, "active") })
+	waitUntil(t, "Dyn passive on b", 5*time.Second, func() bool { return hasApp(b, "passive") })
+	var dyn *unit
+	for _, u := range a.n.unitList() {
+		if u.plan.Name == "Dyn" {
+			dyn = u
+		}
+	}
+	if err := dyn.app.Ingest(context.Background(), "In", [][]event.Value{{event.IntValue(21)}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b holds Dyn's entry", 5*time.Second, func() bool {
+		for _, st := range b.n.Status().Apps {
+			if st.Name == "Dyn" && st.LastLSN >= 1 {
+				return true
+			}
+		}
+		return false
+	})
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+a.cfg.Node.API+"/api/v1/apps/Dyn", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("undeploy: %v %v", resp.StatusCode, err)
+	}
+	waitUntil(t, "Dyn gone from both", 5*time.Second, func() bool { return !hasApp(a, "active") && !hasApp(b, "passive") })
 }

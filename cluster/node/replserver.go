@@ -136,7 +136,7 @@ func (r *replServer) serve(nc net.Conn) {
 	defer func() {
 		cancel()
 		conn.Close()
-		for _, u := range r.n.units {
+		for _, u := range r.n.unitList() {
 			u.app.DetachPeer()
 		}
 		r.mu.Lock()
@@ -159,7 +159,7 @@ func (r *replServer) serve(nc net.Conn) {
 func (r *replServer) stream(ctx context.Context, s *session) error {
 	lease := r.n.cfg.Coordination.Lease
 	cursor := map[string]uint64{}
-	for _, u := range r.n.units {
+	for _, u := range r.n.unitList() {
 		app := u.app
 		var lsn uint64
 		var state []byte
@@ -196,7 +196,7 @@ func (r *replServer) stream(ctx context.Context, s *session) error {
 	published := map[string]map[string]uint64{}
 	for {
 		sent := false
-		for _, u := range r.n.units {
+		for _, u := range r.n.unitList() {
 			app := u.app
 			from, ok := cursor[app.Name()]
 			if !ok {
@@ -324,7 +324,7 @@ func (r *replServer) drained() bool {
 	if s == nil {
 		return false
 	}
-	for _, u := range r.n.units {
+	for _, u := range r.n.unitList() {
 		st := u.app.Status()
 		if st.Role != "active" {
 			continue

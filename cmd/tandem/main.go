@@ -18,6 +18,8 @@ Usage:
   tandem send --nodes A,B --path P     send JSON-lines events to whichever node is active
   tandem validate FILE...              check apps and report errors as file:line:col: message
   tandem fmt FILE...                   print apps in canonical form
+  tandem bench engine [flags]          run the standard engine benchmark (docs/benchmarks.md)
+  tandem chaos [flags]                 run the HA fault-injection scenarios against real processes
   tandem version                       print the version
 
 Run 'tandem COMMAND -h' for a command's flags.
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdNode(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
+	case "chaos":
+		return cmdChaos(rest, stdout, stderr)
 	case "send":
 		return cmdSend(rest, stdout, stderr)
 	case "status":
