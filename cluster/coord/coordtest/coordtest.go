@@ -1,5 +1,6 @@
-// Package coordtest is the conformance suite of coord.Coordinator: every
-// backend runs Run against its own store, so they all behave alike.
+// Package coordtest is the conformance suite of coord.Coordinator and
+// coord.AppStore: every backend runs Run against its own store, so they all
+// behave alike. The app tests skip for a backend without an app store.
 //
 // Lease timings in the suite are short (tens to hundreds of milliseconds),
 // but no assertion depends on a call finishing within a lease: a lease that
@@ -57,6 +58,12 @@ func Run(t *testing.T, open Opener) {
 		{"CanceledContext", testCanceled},
 		{"ConcurrentAcquire", testConcurrentAcquire},
 		{"ConcurrentJoin", testConcurrentJoin},
+		{"Apps", testApps},
+		{"AppsDeleteAndRedeploy", testAppsDelete},
+		{"AppsGroupsIsolated", testAppsGroups},
+		{"AppsBadInput", testAppsBadInput},
+		{"AppsCanceledContext", testAppsCanceled},
+		{"AppsConcurrentPut", testAppsConcurrentPut},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open) })
@@ -633,11 +640,16 @@ func testConcurrentJoin(t *testing.T, open Opener) {
 // Outage checks a Coordinator whose store goes away: down takes the store
 // away (for instance tcpproxy's Cut or Stall) and up brings it back. While
 // it is away every call must fail within its context's deadline plus a
-// little, not hang; once it is back calls work again and the lease is as it
-// was.
+// little, not hang; once it is back calls work again and the lease (and
+// the apps, if c is also an app store) are as they were.
 func Outage(t *testing.T, c coord.Coordinator, down, up func()) {
 	mustAcquire(t, c, "a", long, 1)
 	heartbeat(t, c, coord.NodeInfo{ID: "a"}, long)
+	as, hasApps := c.(coord.AppStore)
+	var app coord.App
+	if hasApps {
+		app = putApp(t, as, "app", []byte("text"))
+	}
 	down()
 	const timeout = 500 * time.Millisecond
 	const slack = 2 * time.Second
@@ -651,6 +663,16 @@ func Outage(t *testing.T, c coord.Coordinator, down, up func()) {
 		{"Members", func(ctx context.Context) error { _, err := c.Members(ctx); return err }},
 		{"Lease", func(ctx context.Context) error { _, err := c.Lease(ctx); return err }},
 		{"Release", func(ctx context.Context) error { return c.Release(ctx, "b", 1) }},
+	}
+	if hasApps {
+		calls = append(calls, []struct {
+			name string
+			f    func(context.Context) error
+		}{
+			{"PutApp", func(ctx context.Context) error { _, err := as.PutApp(ctx, "app", []byte("other")); return err }},
+			{"DeleteApp", func(ctx context.Context) error { return as.DeleteApp(ctx, "app") }},
+			{"Apps", func(ctx context.Context) error { _, err := as.Apps(ctx); return err }},
+		}...)
 	}
 	for _, call := range calls {
 		ctx, cancel := context.WithTimeout(t.Context(), timeout)
@@ -683,4 +705,18 @@ func Outage(t *testing.T, c coord.Coordinator, down, up func()) {
 		t.Fatalf("lease after the outage = %+v, want held by a at epoch 1", l)
 	}
 	heartbeat(t, c, coord.NodeInfo{ID: "a"}, long)
+	if hasApps {
+		// A put or delete sent while the store was away may have reached
+		// it all the same, as with any request whose answer is lost; the
+		// app is one of the three possible states.
+		apps := listApps(t, as)
+		switch {
+		case len(apps) == 1 && sameApp(apps[0], app):
+		case len(apps) == 1 && string(apps[0].Text) == "other" && apps[0].Version > app.Version:
+		case len(apps) == 0:
+		default:
+			t.Fatalf("apps after the outage = %s, want %s or its replacement or none", fmtApps(apps), fmtApps([]coord.App{app}))
+		}
+		putApp(t, as, "app", []byte("after"))
+	}
 }
