@@ -16,6 +16,9 @@ Usage:
   tandem demo [--json]                 start a local pair, kill the active mid-stream, print a verdict
   tandem status --nodes A,B            show both nodes of a pair: roles, epoch, lag, checkpoints
   tandem send --nodes A,B --path P     send JSON-lines events to whichever node is active
+  tandem deploy --nodes A,B FILE...    deploy apps to a pair (kept in its coordination store)
+  tandem undeploy --nodes A,B NAME...  remove apps deployed with tandem deploy
+  tandem apps --nodes A,B              list a node's apps
   tandem validate FILE...              check apps and report errors as file:line:col: message
   tandem fmt FILE...                   print apps in canonical form
   tandem bench engine [flags]          run the standard engine benchmark (docs/benchmarks.md)
@@ -46,6 +49,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "chaos":
 		return cmdChaos(rest, stdout, stderr)
+	case "deploy":
+		return cmdDeploy(rest, stdout, stderr)
+	case "undeploy":
+		return cmdUndeploy(rest, stdout, stderr)
+	case "apps":
+		return cmdApps(rest, stdout, stderr)
 	case "send":
 		return cmdSend(rest, stdout, stderr)
 	case "status":
