@@ -51,10 +51,10 @@ func TestAppCommands(t *testing.T) {
 	os.WriteFile(bad, []byte("broken"), 0o644)
 
 	tests := []struct {
-		name       string
-		run        func(args []string, stdout, stderr io.Writer) int
-		args       []string
-		code       int
+		name        string
+		run         func(args []string, stdout, stderr io.Writer) int
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{"deploy", cmdDeploy, []string{"--nodes", dead + "," + addr, good}, 0, "deployed Dyn version 3 (abcdef012345)", ""},
