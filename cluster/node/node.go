@@ -55,11 +55,10 @@ type Node struct {
 	gate  *host.Gate
 	start time.Time // origin of the monotonic offsets fed to the machine
 
-	mu      sync.Mutex // guards the fields below against the status API
-	m       *Machine
-	units   []*unit
-	peers   []coord.Member
-	leaseOK bool
+	mu    sync.Mutex // guards the fields below against the status API
+	m     *Machine
+	units []*unit
+	peers []coord.Member
 
 	repl   *replServer
 	follow *follower
