@@ -56,6 +56,8 @@ type AppStatus struct {
 	PeerAttached   bool              `json:"peer_attached"`
 	PeerAck        uint64            `json:"peer_ack_lsn"`
 	Published      map[string]uint64 `json:"published"` // per sink, the highest output ordinal published
+	Queued         int               `json:"queued"`
+	SinkQueued     map[string]int    `json:"sink_queued,omitempty"`
 	LastCheckpoint *Checkpoint       `json:"last_checkpoint,omitempty"`
 	// Inactive says why the app is not running on the node, if it is not
 	// (a passive that could get no state for it from the active, say).

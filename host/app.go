@@ -1072,15 +1072,20 @@ func (a *App) Stop() {
 
 // Status is a point-in-time view of the app for status pages and metrics.
 type Status struct {
-	Name           string            `json:"name"`
-	Role           string            `json:"role"`
-	Epoch          uint64            `json:"epoch"`
-	LastLSN        uint64            `json:"last_lsn"`
-	Committed      uint64            `json:"committed_lsn"`
-	Applied        uint64            `json:"applied_lsn"`
-	PeerAttached   bool              `json:"peer_attached"`
-	PeerAck        uint64            `json:"peer_ack_lsn"`
-	Published      map[string]uint64 `json:"published"`
+	Name         string            `json:"name"`
+	Role         string            `json:"role"`
+	Epoch        uint64            `json:"epoch"`
+	LastLSN      uint64            `json:"last_lsn"`
+	Committed    uint64            `json:"committed_lsn"`
+	Applied      uint64            `json:"applied_lsn"`
+	PeerAttached bool              `json:"peer_attached"`
+	PeerAck      uint64            `json:"peer_ack_lsn"`
+	Published    map[string]uint64 `json:"published"`
+	// Queued is the number of entries held in the log: on the active those
+	// not yet applied or acknowledged, on the passive those since the last
+	// checkpoint. SinkQueued counts outputs waiting per sink.
+	Queued         int               `json:"queued"`
+	SinkQueued     map[string]int    `json:"sink_queued,omitempty"`
 	LastCheckpoint *persist.Manifest `json:"last_checkpoint,omitempty"`
 }
 
@@ -1090,10 +1095,14 @@ func (a *App) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := Status{Name: a.cfg.Name, Epoch: a.epoch, LastLSN: a.wal.last(), Committed: a.committed,
-		Applied: a.applied, PeerAttached: a.peer, PeerAck: a.peerAck, Published: pub}
+		Applied: a.applied, PeerAttached: a.peer, PeerAck: a.peerAck, Published: pub, Queued: len(a.wal.entries)}
 	switch a.role {
 	case roleActive:
 		s.Role = "active"
+		s.SinkQueued = map[string]int{}
+		for _, sl := range a.slots {
+			s.SinkQueued[sl.spec.ID] = sl.pub.pending()
+		}
 	case rolePassive:
 		s.Role = "passive"
 	default:

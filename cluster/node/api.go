@@ -186,10 +186,14 @@ var (
 	descApplied   = prometheus.NewDesc("tandem_app_applied_lsn", "Highest LSN applied by the engine.", []string{"app"}, nil)
 	descCkptLSN   = prometheus.NewDesc("tandem_app_checkpoint_lsn", "LSN of the newest checkpoint.", []string{"app"}, nil)
 	descPublished = prometheus.NewDesc("tandem_sink_published", "Highest output ordinal published by the sink.", []string{"app", "sink"}, nil)
+	descQueued    = prometheus.NewDesc("tandem_app_log_entries", "Entries held in the app's log (bounded; sources are pushed back when full).", []string{"app"}, nil)
+	descUnapplied = prometheus.NewDesc("tandem_app_unapplied_entries", "Entries logged but not yet applied by the engine.", []string{"app"}, nil)
+	descSinkQueue = prometheus.NewDesc("tandem_sink_queued_outputs", "Outputs waiting to be published by the sink (bounded).", []string{"app", "sink"}, nil)
 )
 
 func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRole, descEpoch, descFenced, descPeer, descPeerLag, descLastLSN, descApplied, descCkptLSN, descPublished} {
+	for _, d := range []*prometheus.Desc{descRole, descEpoch, descFenced, descPeer, descPeerLag, descLastLSN, descApplied,
+		descCkptLSN, descPublished, descQueued, descUnapplied, descSinkQueue} {
 		ch <- d
 	}
 }
@@ -221,6 +225,11 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCkptLSN, prometheus.GaugeValue, float64(ck), a.Name)
 		for s, p := range a.Published {
 			ch <- prometheus.MustNewConstMetric(descPublished, prometheus.GaugeValue, float64(p), a.Name, s)
+		}
+		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(a.Queued), a.Name)
+		ch <- prometheus.MustNewConstMetric(descUnapplied, prometheus.GaugeValue, float64(a.LastLSN-min(a.LastLSN, a.Applied)), a.Name)
+		for s, q := range a.SinkQueued {
+			ch <- prometheus.MustNewConstMetric(descSinkQueue, prometheus.GaugeValue, float64(q), a.Name, s)
 		}
 	}
 }
