@@ -327,7 +327,7 @@ func TestScenarios(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"kill9-active", "kill9-passive", "sigstop-active", "restart-node", "coord-down",
-		"repl-cut", "repl-stall", "sink-down", "handover", "passive-join-under-load"} {
+		"repl-cut", "repl-stall", "sink-down", "kill9-active-sink-down", "handover", "passive-join-under-load"} {
 		if !seen[want] {
 			t.Errorf("no scenario %s", want)
 		}
@@ -359,7 +359,7 @@ func TestRunScenarioSkipsWithoutPostgres(t *testing.T) {
 // TestRunScenarioFailsCleanly runs a scenario with a binary that exits at
 // once: the report must fail with the reason, not hang or panic.
 func TestRunScenarioFailsCleanly(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "not", "yet")
 	s, _ := Lookup("sink-down")
 	rep := RunScenario(context.Background(), Options{Binary: "/bin/false", Dir: dir}, s)
 	if !rep.Failed() || !strings.Contains(strings.Join(rep.Failures, "\n"), "exited on its own") {

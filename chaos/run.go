@@ -229,6 +229,10 @@ func RunScenario(ctx context.Context, opt Options, s Scenario) (rep Report) {
 		opt.Dir = d
 		defer removeIfEmpty(d)
 	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		rep.Failures = append(rep.Failures, err.Error())
+		return rep
+	}
 	dir, err := os.MkdirTemp(opt.Dir, s.Name+"-")
 	if err != nil {
 		rep.Failures = append(rep.Failures, err.Error())

@@ -60,6 +60,9 @@ func Scenarios() []Scenario {
 		{Name: "sink-down", fault: sinkDown,
 			Summary:  "the downstream system answers 503 for the outage: every output arrives after it comes back",
 			Recovery: "from the sink's return to the first output of an input sent after it (the backlog comes first)"},
+		{Name: "kill9-active-sink-down", fault: kill9SinkDown,
+			Summary:  "the downstream system answers 503 while the active checkpoints and is then killed: the new active must publish every output the old one never could",
+			Recovery: "from the sink's return to the new active's first output of an input sent after the kill"},
 		{Name: "handover", fault: handover, strict: true,
 			Summary:  "POST /api/v1/ha/handover on the active: the roles switch with no loss and no duplicates",
 			Recovery: "from the handover request to the new active's first output of an input sent after it"},
@@ -390,6 +393,45 @@ func sinkDown(ctx context.Context, r *run, _ int) error {
 	c.Collector.SetDown(false)
 	r.note("%d requests refused while down", c.Collector.Refused()-refused)
 	return r.recovered(ctx, f, epoch)
+}
+
+// kill9SinkDown kills the active while its outputs cannot be delivered and
+// after it checkpointed state that produced them.
+func kill9SinkDown(ctx context.Context, r *run, _ int) error {
+	c := r.c
+	active, passive, epoch, err := c.WaitPair(ctx, pairLimit)
+	if err != nil {
+		return err
+	}
+	r.gap(ctx)
+	c.Event("the collector answers 503 until the active has checkpointed and has been killed")
+	c.Collector.SetDown(true)
+	defer c.Collector.SetDown(false)
+	if err := r.awaitCheckpoint(ctx, active); err != nil {
+		return err
+	}
+	killSeq := r.load.Sent()
+	c.Event("kill -9 %s (active, epoch %d) right after a checkpoint, with its outputs undelivered", active.ID, epoch)
+	if err := active.Kill(); err != nil {
+		return err
+	}
+	if _, _, err := c.WaitActive(ctx, passive, recoverLimit); err != nil {
+		return err
+	}
+	r.pause(ctx, r.opt.Gap/2)
+	f := r.begin(false, "the collector accepts outputs again (%s was killed at seq %d)", active.ID, killSeq)
+	r.rep.Faults[f].Seq = killSeq
+	c.Collector.SetDown(false)
+	if err := r.recovered(ctx, f, epoch+1); err != nil {
+		return err
+	}
+	if err := active.Start(); err != nil {
+		return err
+	}
+	if _, _, _, err := c.WaitPair(ctx, pairLimit); err != nil {
+		return fmt.Errorf("%s did not rejoin: %w", active.ID, err)
+	}
+	return nil
 }
 
 // handover asks the active to hand its role over.

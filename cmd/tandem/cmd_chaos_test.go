@@ -44,7 +44,7 @@ func TestChaosListNamesEveryScenario(t *testing.T) {
 	var stdout bytes.Buffer
 	cmdChaos([]string{"--list"}, &stdout, &bytes.Buffer{})
 	for _, want := range []string{"kill9-active", "kill9-passive", "sigstop-active", "restart-node", "coord-down",
-		"repl-cut", "repl-stall", "sink-down", "handover", "passive-join-under-load"} {
+		"repl-cut", "repl-stall", "sink-down", "kill9-active-sink-down", "handover", "passive-join-under-load"} {
 		if !strings.Contains(stdout.String(), want+" ") {
 			t.Errorf("--list lacks %s:\n%s", want, stdout.String())
 		}
