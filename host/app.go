@@ -65,6 +65,10 @@ type Config struct {
 	// OnCheckpoint is called (on the checkpoint goroutine) after a checkpoint is
 	// durable in Store, so the node can ship it to the passive.
 	OnCheckpoint func(m persist.Manifest, state []byte)
+	// RetainSinceCheckpoint keeps every entry since the last checkpoint on
+	// the active, so a passive that restores that checkpoint from a shared
+	// store needs only the entries after it (store-based sync).
+	RetainSinceCheckpoint bool
 	// HotStandby makes the passive apply entries as they arrive and hold the
 	// outputs, so a failover needs no restore or replay.
 	HotStandby bool
@@ -132,6 +136,7 @@ type App struct {
 	published map[string]uint64
 	base      []byte // passive: state at log_.base, from a snapshot or checkpoint
 	lastCkpt  persist.Manifest
+	srcEpoch  uint64          // passive: the term its state and entries come from
 	known     map[string]bool // input streams Ingest has seen; InputID only reads the engine's plan
 
 	// Owned by the apply goroutine while active.
@@ -230,7 +235,7 @@ func (a *App) waitLocked(ctx context.Context) error {
 
 // InstallSnapshot replaces the passive's state with a full state at lsn; the
 // entries that follow it arrive through AppendReplicated.
-func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
+func (a *App) InstallSnapshot(lsn uint64, state []byte, epoch uint64) error {
 	if _, err := unmarshalState(state); err != nil {
 		return fmt.Errorf("app %s: snapshot at LSN %d: %w", a.cfg.Name, lsn, err)
 	}
@@ -241,6 +246,7 @@ func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
 		return fmt.Errorf("app %s: snapshot received while not passive", a.cfg.Name)
 	}
 	a.base = state
+	a.srcEpoch = epoch
 	a.wal.reset(lsn)
 	a.committed, a.applied = lsn, lsn
 	clear(a.published)
@@ -250,6 +256,39 @@ func (a *App) InstallSnapshot(lsn uint64, state []byte) error {
 		return a.startHot(state)
 	}
 	return nil
+}
+
+// LoadFromStore makes the newest checkpoint in the store this passive's
+// state, so that the active need only send the entries after it (store-based
+// sync). It reports false when there is no usable checkpoint.
+func (a *App) LoadFromStore(ctx context.Context) (bool, error) {
+	if a.cfg.Store == nil {
+		return false, nil
+	}
+	m, state, err := a.cfg.Store.Latest(ctx, a.cfg.Name)
+	switch {
+	case errors.Is(err, persist.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("app %s: read checkpoint: %w", a.cfg.Name, err)
+	case m.AppHash != a.cfg.Hash:
+		return false, nil // another version's state: the active sends a snapshot
+	}
+	if err := a.InstallSnapshot(m.LSN, state, m.Epoch); err != nil {
+		return false, err
+	}
+	a.mu.Lock()
+	a.lastCkpt = m
+	a.mu.Unlock()
+	return true, nil
+}
+
+// Position reports where the passive stands: the last LSN it holds and the
+// term (epoch) its state and entries come from.
+func (a *App) Position() (last, epoch uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.wal.last(), a.srcEpoch
 }
 
 // startHot restores state into a live engine and applies entries as they
@@ -697,6 +736,9 @@ func (a *App) trimLocked() {
 	if a.peer {
 		upTo = min(upTo, a.peerAck)
 	}
+	if a.cfg.RetainSinceCheckpoint {
+		upTo = min(upTo, a.lastCkpt.LSN)
+	}
 	a.wal.trim(upTo)
 }
 
@@ -886,6 +928,20 @@ func (a *App) AttachPeer(ctx context.Context) (uint64, []byte, error) {
 	a.peer = true
 	a.peerAck = lsn
 	return lsn, state, nil
+}
+
+// AttachPeerAt attaches a passive that already holds this active's entries
+// up to lsn, if the log still has every entry after it; it reports false
+// when the passive needs a snapshot instead.
+func (a *App) AttachPeerAt(lsn uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.role != roleActive || lsn < a.wal.base || lsn > a.wal.last() {
+		return false
+	}
+	a.peer = true
+	a.peerAck = lsn
+	return true
 }
 
 // PeerAck records that the passive holds every entry up to lsn.

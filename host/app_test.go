@@ -195,7 +195,7 @@ func testFailover(t *testing.T, hot bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := passive.InstallSnapshot(lsn, st); err != nil {
+	if err := passive.InstallSnapshot(lsn, st, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Ship entries and acks as a replication link would.
@@ -337,7 +337,7 @@ func TestDigests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := passive.InstallSnapshot(lsn, st); err != nil {
+			if err := passive.InstallSnapshot(lsn, st, 1); err != nil {
 				t.Fatal(err)
 			}
 			shipped := lsn

@@ -186,6 +186,8 @@ var (
 	descApplied   = prometheus.NewDesc("tandem_app_applied_lsn", "Highest LSN applied by the engine.", []string{"app"}, nil)
 	descCkptLSN   = prometheus.NewDesc("tandem_app_checkpoint_lsn", "LSN of the newest checkpoint.", []string{"app"}, nil)
 	descPublished = prometheus.NewDesc("tandem_sink_published", "Highest output ordinal published by the sink.", []string{"app", "sink"}, nil)
+	descSnapsIn   = prometheus.NewDesc("tandem_replication_snapshots_received_total", "Full app states this node installed as passive.", nil, nil)
+	descResumes   = prometheus.NewDesc("tandem_replication_resumes_total", "Apps of a passive this node resumed from the passive's own position, with no snapshot.", nil, nil)
 	descQueued    = prometheus.NewDesc("tandem_app_log_entries", "Entries held in the app's log (bounded; sources are pushed back when full).", []string{"app"}, nil)
 	descUnapplied = prometheus.NewDesc("tandem_app_unapplied_entries", "Entries logged but not yet applied by the engine.", []string{"app"}, nil)
 	descSinkQueue = prometheus.NewDesc("tandem_sink_queued_outputs", "Outputs waiting to be published by the sink (bounded).", []string{"app", "sink"}, nil)
@@ -193,7 +195,7 @@ var (
 
 func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRole, descEpoch, descFenced, descPeer, descPeerLag, descLastLSN, descApplied,
-		descCkptLSN, descPublished, descQueued, descUnapplied, descSinkQueue} {
+		descCkptLSN, descPublished, descQueued, descUnapplied, descSinkQueue, descSnapsIn, descResumes} {
 		ch <- d
 	}
 }
@@ -215,6 +217,8 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 		lag = st.Peer.LagEvents
 	}
 	ch <- prometheus.MustNewConstMetric(descPeerLag, prometheus.GaugeValue, float64(lag))
+	ch <- prometheus.MustNewConstMetric(descSnapsIn, prometheus.CounterValue, float64(c.n.snapshotsIn.Load()))
+	ch <- prometheus.MustNewConstMetric(descResumes, prometheus.CounterValue, float64(c.n.resumes.Load()))
 	for _, a := range st.Apps {
 		ch <- prometheus.MustNewConstMetric(descLastLSN, prometheus.GaugeValue, float64(a.LastLSN), a.Name)
 		ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, float64(a.Applied), a.Name)

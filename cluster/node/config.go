@@ -59,7 +59,12 @@ type ReplicationConfig struct {
 	// state before it asks again; after AppSyncRetries more tries the app is
 	// marked inactive with the reason.
 	RetryAppSyncPeriod time.Duration `yaml:"retryAppSyncPeriod"`
-	AppSyncRetries     int           `yaml:"appSyncRetries"`
+	// LiveSync (default true): a joining passive takes each app's state live
+	// from the active. false: it restores the newest checkpoint from the
+	// checkpoint store (best a store both nodes reach) and the active, which
+	// then keeps every entry since its last checkpoint, sends the rest.
+	LiveSync       *bool `yaml:"liveSync"`
+	AppSyncRetries int   `yaml:"appSyncRetries"`
 }
 
 // CheckpointConfig configures checkpoints.
@@ -210,3 +215,6 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// LiveSyncOn reports whether live sync is on (the default).
+func (r ReplicationConfig) LiveSyncOn() bool { return r.LiveSync == nil || *r.LiveSync }

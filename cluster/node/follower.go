@@ -85,6 +85,21 @@ func (n *Node) stopFollowing() {
 }
 
 func (f *follower) run(ctx context.Context, epoch uint64) {
+	if !f.n.cfg.Replication.LiveSyncOn() {
+		// Store-based sync: start from the newest checkpoint in the store;
+		// the active then sends only the entries after it, if it still has them.
+		for _, u := range f.n.unitList() {
+			if last, from := u.app.Position(); last != 0 || from != 0 {
+				continue
+			}
+			if ok, err := u.app.LoadFromStore(ctx); err != nil {
+				f.n.log.Warn("store-based sync", "app", u.plan.Name, "err", err)
+			} else if ok {
+				last, from := u.app.Position()
+				f.n.log.Info("restored the newest checkpoint from the store", "app", u.plan.Name, "lsn", last, "epoch", from)
+			}
+		}
+	}
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		addr := f.n.peerAddr(f.holder)
@@ -110,7 +125,8 @@ func (f *follower) run(ctx context.Context, epoch uint64) {
 func (f *follower) session(ctx context.Context, addr string, epoch uint64) error {
 	var pos []repl.AppPos
 	for _, u := range f.n.unitList() {
-		pos = append(pos, repl.AppPos{App: u.plan.Name, AppHash: u.plan.Hash, LastLSN: u.app.LastLSN()})
+		last, from := u.app.Position()
+		pos = append(pos, repl.AppPos{App: u.plan.Name, AppHash: u.plan.Hash, LastLSN: last, Epoch: from})
 	}
 	dctx, cancel := context.WithTimeout(ctx, f.n.cfg.Coordination.Lease)
 	conn, welcome, err := repl.Dial(dctx, addr, f.n.replConfig(epoch), pos)
@@ -127,10 +143,18 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 	f.n.log.Info("replicating from the active", "active", welcome.NodeID, "epoch", welcome.Epoch)
 	known := max(epoch, welcome.Epoch)
 	lease := f.n.cfg.Coordination.Lease
+	// Say at once what is held, so an active that resumes this passive from
+	// its own position (no snapshot) counts it as synced.
 	acks := map[string]uint64{}
+	synced := map[string]bool{}
+	for _, p := range pos {
+		if p.Epoch == welcome.Epoch {
+			acks[p.App] = p.LastLSN
+			synced[p.App] = true // unless a snapshot follows, it resumes
+		}
+	}
 	// Apps that get no state from the active (it does not run them, or they
 	// are inactive there) are retried, then marked inactive with the reason.
-	synced := map[string]bool{}
 	syncCheck := time.Now().Add(f.n.cfg.Replication.RetryAppSyncPeriod)
 	for {
 		if !syncCheck.IsZero() && time.Now().After(syncCheck) {
@@ -150,11 +174,12 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 			if app == nil {
 				continue
 			}
-			if err := app.InstallSnapshot(m.LSN, m.State); err != nil {
+			if err := app.InstallSnapshot(m.LSN, m.State, m.Epoch); err != nil {
 				return err
 			}
 			acks[m.App] = m.LSN
 			synced[m.App] = true
+			f.n.snapshotsIn.Add(1)
 			f.attempts[m.App] = 0
 			f.n.setInactiveByName(m.App, "")
 			f.n.log.Info("took the active's state", "app", m.App, "lsn", m.LSN, "bytes", len(m.State))

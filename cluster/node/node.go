@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-stream/tandem/cluster/coord"
@@ -63,6 +64,10 @@ type Node struct {
 	repl   *replServer
 	follow *follower
 
+	// Counters for metrics: snapshots a passive installed, and passives the
+	// active resumed from their own position instead.
+	snapshotsIn, resumes atomic.Uint64
+
 	// broken holds API-deployed apps this node cannot run, with the reason.
 	broken map[string]string
 
@@ -108,15 +113,17 @@ func (n *Node) resetApps() {
 
 func (n *Node) resetApp(u *unit) {
 	app := u.plan.NewApp(host.Config{
-		Store:           n.deps.Store,
-		Logger:          n.log,
-		Gate:            n.gate,
-		SyncAck:         n.cfg.Replication.Ack == "sync",
-		HotStandby:      n.cfg.Replication.Mode == "hot",
-		CheckpointEvery: n.cfg.Checkpoint.Interval,
-		OnCheckpoint:    n.onCheckpoint,
-		OnAppend:        n.onAppend,
-		OnPublished:     n.onAppend,
+		Store:      n.deps.Store,
+		Logger:     n.log,
+		Gate:       n.gate,
+		SyncAck:    n.cfg.Replication.Ack == "sync",
+		HotStandby: n.cfg.Replication.Mode == "hot",
+		// Store-based sync needs the entries since the last checkpoint.
+		RetainSinceCheckpoint: !n.cfg.Replication.LiveSyncOn(),
+		CheckpointEvery:       n.cfg.Checkpoint.Interval,
+		OnCheckpoint:          n.onCheckpoint,
+		OnAppend:              n.onAppend,
+		OnPublished:           n.onAppend,
 		OnDigest: func(lsn uint64, hash []byte) {
 			if r := n.currentRepl(); r != nil {
 				r.send(&repl.Digest{Epoch: r.epoch, App: u.plan.Name, LSN: lsn, Hash: hash})

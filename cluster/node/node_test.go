@@ -215,43 +215,7 @@ from In select seq, seq * 2 as double insert into Out;
 	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.units[0].app.Idle() })
 	b.stop()
 	a.stop()
-
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var seqs []int
-	ids := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var line struct {
-			ID    string `json:"id"`
-			Event struct {
-				Seq    int `json:"seq"`
-				Double int `json:"double"`
-			} `json:"event"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("bad output line %q: %v", sc.Text(), err)
-		}
-		if ids[line.ID] {
-			t.Errorf("output %s published twice", line.ID)
-		}
-		ids[line.ID] = true
-		if line.Event.Double != 2*line.Event.Seq {
-			t.Errorf("output %s: %+v", line.ID, line.Event)
-		}
-		seqs = append(seqs, line.Event.Seq)
-	}
-	if len(seqs) != 60 {
-		t.Fatalf("%d outputs, want 60: %v", len(seqs), seqs)
-	}
-	for i, s := range seqs {
-		if s != i {
-			t.Fatalf("output %d has seq %d: %v", i, s, seqs)
-		}
-	}
+	checkSequence(t, out, 60)
 }
 
 // TestChangedAppNeedsClearedState restarts a node with a new version of its
@@ -465,4 +429,110 @@ func TestDeployThroughAPI(t *testing.T) {
 		t.Fatalf("undeploy: %v %v", resp.StatusCode, err)
 	}
 	waitUntil(t, "Dyn gone from both", 5*time.Second, func() bool { return !hasApp(a, "active") && !hasApp(b, "passive") })
+}
+
+// TestStoreBasedSync: with liveSync off and a checkpoint store both nodes
+// share, a joining passive restores the newest checkpoint from the store and
+// the active sends only the entries after it: no snapshot crosses the link.
+// A passive whose link drops resumes from its own position the same way.
+func TestStoreBasedSync(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.jsonl")
+	appFile := filepath.Join(dir, "app.siddhi")
+	app := fmt.Sprintf(`@app:name('Pass')
+@source(type='http', receiver.url='http://127.0.0.1:1/in', @map(type='json'))
+define stream In (seq long);
+@sink(type='file', file.uri='%s', @map(type='json'))
+define stream Out (seq long, double long);
+from In select seq, seq * 2 as double insert into Out;
+`, out)
+	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	storeSync := func(c *Config) {
+		c.Replication.LiveSync = &off
+		c.Checkpoint.Store, c.Checkpoint.Path = "sqlite", filepath.Join(dir, "checkpoints.db")
+		c.Checkpoint.Interval = time.Hour // only the checkpoints this test asks for
+	}
+	a := startNode(t, dir, "a", appFile, storeSync)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	send(t, a.cfg.Sources.HTTPListen, 0, 20)
+	if _, err := a.n.unitList()[0].app.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a.cfg.Sources.HTTPListen, 20, 10)
+
+	b := startNode(t, dir, "b", appFile, storeSync)
+	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+	if got := a.n.resumes.Load(); got != 1 {
+		t.Fatalf("active resumed %d passives, want 1", got)
+	}
+	if got := b.n.snapshotsIn.Load(); got != 0 {
+		t.Fatalf("passive installed %d snapshots, want none", got)
+	}
+	send(t, a.cfg.Sources.HTTPListen, 30, 10)
+
+	// A dropped link: the passive reconnects and resumes where it stood.
+	b.n.resync()
+	waitUntil(t, "b resumed", 5*time.Second, func() bool {
+		p := a.n.Status().Peer
+		return a.n.resumes.Load() == 2 && p != nil && p.Synced
+	})
+	if got := b.n.snapshotsIn.Load(); got != 0 {
+		t.Fatalf("passive installed %d snapshots after a reconnect, want none", got)
+	}
+	send(t, a.cfg.Sources.HTTPListen, 40, 10)
+
+	if err := a.n.Handover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "b active", 5*time.Second, func() bool { return b.n.Status().Role == "active" })
+	send(t, b.cfg.Sources.HTTPListen, 50, 10)
+	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.unitList()[0].app.Idle() })
+	b.stop()
+	a.stop()
+	checkSequence(t, out, 60)
+}
+
+// checkSequence reads the file sink's output and checks it holds seq 0..n-1
+// once each, in order.
+func checkSequence(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var seqs []int
+	ids := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line struct {
+			ID    string `json:"id"`
+			Event struct {
+				Seq    int `json:"seq"`
+				Double int `json:"double"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("bad output line %q: %v", sc.Text(), err)
+		}
+		if ids[line.ID] {
+			t.Errorf("output %s published twice", line.ID)
+		}
+		ids[line.ID] = true
+		if line.Event.Double != 2*line.Event.Seq {
+			t.Errorf("output %s: %+v", line.ID, line.Event)
+		}
+		seqs = append(seqs, line.Event.Seq)
+	}
+	if len(seqs) != n {
+		t.Fatalf("%d outputs, want %d: %v", len(seqs), n, seqs)
+	}
+	for i, s := range seqs {
+		if s != i {
+			t.Fatalf("output %d has seq %d: %v", i, s, seqs)
+		}
+	}
 }

@@ -36,8 +36,8 @@ type session struct {
 	done   chan struct{}
 
 	mu       sync.Mutex
-	attached int            // apps whose snapshot was sent
-	outbox   []repl.Message // checkpoints and digests waiting to be sent
+	attachAt map[string]uint64 // per app: the LSN the passive starts from
+	outbox   []repl.Message    // checkpoints and digests waiting to be sent
 	lagLSN   map[string]uint64
 	rtt      time.Duration
 	sent     map[string]map[string]uint64 // published positions last sent, per app
@@ -123,7 +123,8 @@ func (r *replServer) serve(nc net.Conn) {
 		return
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	s := &session{peer: hello.NodeID, conn: conn, cancel: cancel, done: make(chan struct{}), lagLSN: map[string]uint64{}, sent: map[string]map[string]uint64{}}
+	s := &session{peer: hello.NodeID, conn: conn, cancel: cancel, done: make(chan struct{}), lagLSN: map[string]uint64{}, sent: map[string]map[string]uint64{},
+		attachAt: map[string]uint64{}}
 	r.mu.Lock()
 	old := r.session
 	r.session = s
@@ -147,7 +148,7 @@ func (r *replServer) serve(nc net.Conn) {
 		close(s.done)
 	}()
 	r.n.log.Info("passive connected", "peer", s.peer)
-	if err := r.stream(ctx, s); err != nil && ctx.Err() == nil {
+	if err := r.stream(ctx, s, hello); err != nil && ctx.Err() == nil {
 		r.n.log.Warn("passive disconnected; running alone", "peer", s.peer, "err", err)
 	} else {
 		r.n.log.Info("passive disconnected", "peer", s.peer)
@@ -156,11 +157,26 @@ func (r *replServer) serve(nc net.Conn) {
 
 // stream sends each app's snapshot, then its entries as they are logged, with
 // the published positions, while a reader goroutine takes the acks.
-func (r *replServer) stream(ctx context.Context, s *session) error {
+func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) error {
+	held := map[string]repl.AppPos{}
+	for _, p := range hello.Apps {
+		held[p.App] = p
+	}
 	lease := r.n.cfg.Coordination.Lease
 	cursor := map[string]uint64{}
 	for _, u := range r.n.unitList() {
 		app := u.app
+		// A passive that holds this term's entries up to a point still in
+		// the log resumes there: no snapshot, just the entries it missed.
+		if p, ok := held[app.Name()]; ok && p.Epoch == r.epoch && p.AppHash == app.Hash() && app.AttachPeerAt(p.LastLSN) {
+			r.n.log.Info("passive resumes from its own position", "app", app.Name(), "lsn", p.LastLSN)
+			r.n.resumes.Add(1)
+			cursor[app.Name()] = p.LastLSN + 1
+			s.mu.Lock()
+			s.attachAt[app.Name()] = p.LastLSN
+			s.mu.Unlock()
+			continue
+		}
 		var lsn uint64
 		var state []byte
 		var err error
@@ -180,7 +196,7 @@ func (r *replServer) stream(ctx context.Context, s *session) error {
 		}
 		cursor[app.Name()] = lsn + 1
 		s.mu.Lock()
-		s.attached++
+		s.attachAt[app.Name()] = lsn
 		s.mu.Unlock()
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(lease))
@@ -375,5 +391,11 @@ func (r *replServer) peerStatus() (peer string, acked map[string]uint64, rtt tim
 	for k, v := range s.lagLSN {
 		acked[k] = v
 	}
-	return s.peer, acked, s.rtt, s.attached > 0 && len(s.lagLSN) >= s.attached
+	synced = len(s.attachAt) > 0
+	for app, at := range s.attachAt {
+		if l, ok := s.lagLSN[app]; !ok || l < at {
+			synced = false
+		}
+	}
+	return s.peer, acked, s.rtt, synced
 }

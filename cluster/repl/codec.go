@@ -417,6 +417,7 @@ func (h *Hello) appendBody(b []byte) ([]byte, error) {
 		b = appendString(b, a.AppHash)
 		b = binary.AppendUvarint(b, a.LastLSN)
 		b = binary.AppendUvarint(b, a.CheckpointLSN)
+		b = binary.AppendUvarint(b, a.Epoch)
 	}
 	return b, nil
 }
@@ -426,7 +427,7 @@ func (r *reader) hello() *Hello {
 	if n := r.count(4); n > 0 {
 		h.Apps = make([]AppPos, n)
 		for i := 0; i < n && r.err == nil; i++ {
-			h.Apps[i] = AppPos{App: r.str(), AppHash: r.str(), LastLSN: r.uvarint(), CheckpointLSN: r.uvarint()}
+			h.Apps[i] = AppPos{App: r.str(), AppHash: r.str(), LastLSN: r.uvarint(), CheckpointLSN: r.uvarint(), Epoch: r.uvarint()}
 		}
 	}
 	return h

@@ -107,6 +107,11 @@ type AppPos struct {
 	AppHash       string // content hash of the app text the passive holds
 	LastLSN       uint64 // highest contiguous LSN the passive holds
 	CheckpointLSN uint64 // LSN of the newest checkpoint the passive holds
+	// Epoch is the term of the active whose log the passive's state and
+	// entries come from (0: none). The active resumes from LastLSN only
+	// when it is its own term: a state from another term may hold entries
+	// this active never had.
+	Epoch uint64
 }
 
 // Challenge is the acceptor's (the active's) first frame on a new connection.
