@@ -536,3 +536,32 @@ func checkSequence(t *testing.T, path string, n int) {
 		}
 	}
 }
+
+// TestThirdNodeRefused: a group has two nodes; a third gets a clear error and
+// stops, and the pair carries on.
+func TestThirdNodeRefused(t *testing.T) {
+	dir := t.TempDir()
+	appFile := filepath.Join(dir, "app.siddhi")
+	if err := os.WriteFile(appFile, []byte("@app:name('P')\ndefine stream In (x int);\nfrom In select x insert into Out;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, dir, "a", appFile)
+	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	b := startNode(t, dir, "b", appFile)
+	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+	c := startNode(t, dir, "c", appFile)
+	select {
+	case err := <-c.done:
+		c.cancel() // it stopped on its own; release its context
+		c.cancel = nil
+		if err == nil || !strings.Contains(err.Error(), "cannot join group") {
+			t.Fatalf("third node stopped with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("third node still running")
+	}
+	if st := a.n.Status(); st.Role != "active" || st.Peer == nil || st.Peer.Node != "b" {
+		t.Fatalf("pair disturbed: %+v", st)
+	}
+	_ = b
+}
