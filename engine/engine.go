@@ -30,6 +30,9 @@ type Runtime struct {
 	byQuery map[string]*query
 	shape   uint64 // fingerprint of the plan, checked by Restore
 
+	playback        bool
+	idle, increment int64 // playback heartbeat, in milliseconds
+
 	clock  int64
 	logger *slog.Logger
 	one    [1]event.Event // the chunk Send builds for one input event
@@ -111,6 +114,21 @@ func (r *Runtime) OnQuery(name string, fn func(in, removed []event.Event)) {
 	if q, ok := r.byQuery[name]; ok && fn != nil {
 		q.callbacks = append(q.callbacks, fn)
 	}
+}
+
+// HasQuery reports whether the app has a query named name with
+// @info(name=...), which OnQuery can register callbacks on.
+func (r *Runtime) HasQuery(name string) bool {
+	_, ok := r.byQuery[name]
+	return ok
+}
+
+// Playback reports whether the app runs in playback mode
+// (@app:playback), and the idle-time heartbeat it asks for: after idle
+// milliseconds without events the host should advance the clock by
+// increment. Both are 0 when the annotation does not set them.
+func (r *Runtime) Playback() (on bool, idle, increment int64) {
+	return r.playback, r.idle, r.increment
 }
 
 // Now returns the app clock in milliseconds.

@@ -116,11 +116,18 @@ func (p *planner) defineStream(d *ast.StreamDef) {
 // always runs on event time, so playback needs nothing more; the idle-time
 // heartbeat, which reads the wall clock, is the host's business.
 func (p *planner) playback(an *ast.Annotation) {
+	p.r.playback = true
 	for _, e := range an.Elements {
-		switch strings.ToLower(e.Key) {
+		switch k := strings.ToLower(e.Key); k {
 		case "idle.time", "increment":
-			if _, ok := parseDuration(e.Value); !ok {
+			d, ok := parseDuration(e.Value)
+			if !ok {
 				p.errorf(e.Pos, "invalid %s constant '%s' in playback annotation", e.Key, e.Value)
+			}
+			if k == "idle.time" {
+				p.r.idle = d
+			} else {
+				p.r.increment = d
 			}
 		default:
 			p.errorf(e.Pos, "unknown playback annotation element '%s'", e.Key)
