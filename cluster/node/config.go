@@ -65,6 +65,17 @@ type ReplicationConfig struct {
 	// then keeps every entry since its last checkpoint, sends the rest.
 	LiveSync       *bool `yaml:"liveSync"`
 	AppSyncRetries int   `yaml:"appSyncRetries"`
+	// TLS runs the replication link over TLS. Each node presents its
+	// certificate (cert, key) and checks the peer's against ca, both ways.
+	TLS *TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig names the files of a node's TLS identity and trust.
+type TLSConfig struct {
+	CertFile   string `yaml:"cert"`
+	KeyFile    string `yaml:"key"`
+	CAFile     string `yaml:"ca"`
+	ServerName string `yaml:"serverName"` // expected in the peer's certificate; default: the host dialled
 }
 
 // CheckpointConfig configures checkpoints.
@@ -110,6 +121,9 @@ func (c *Config) resolve(dir string) {
 	c.DataDir = abs(c.DataDir)
 	c.Coordination.Path = abs(c.Coordination.Path)
 	c.Checkpoint.Path = abs(c.Checkpoint.Path)
+	if t := c.Replication.TLS; t != nil {
+		t.CertFile, t.KeyFile, t.CAFile = abs(t.CertFile), abs(t.KeyFile), abs(t.CAFile)
+	}
 	for i := range c.Apps {
 		c.Apps[i] = abs(c.Apps[i])
 	}
@@ -169,6 +183,9 @@ func (c *Config) Validate() error {
 	case "sync", "async":
 	default:
 		bad("replication.ack %q must be sync or async", r.Ack)
+	}
+	if t := r.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+		bad("replication.tls needs cert, key and ca")
 	}
 	if r.RetryAppSyncPeriod == 0 {
 		r.RetryAppSyncPeriod = 5 * time.Second

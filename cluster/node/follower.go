@@ -129,7 +129,7 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 		pos = append(pos, repl.AppPos{App: u.plan.Name, AppHash: u.plan.Hash, LastLSN: last, Epoch: from})
 	}
 	dctx, cancel := context.WithTimeout(ctx, f.n.cfg.Coordination.Lease)
-	conn, welcome, err := repl.Dial(dctx, addr, f.n.replConfig(epoch), pos)
+	conn, welcome, err := repl.Dial(dctx, addr, f.n.replConfig(epoch, false), pos)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", addr, err)

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,8 @@ type Node struct {
 	// active resumed from their own position instead.
 	snapshotsIn, resumes atomic.Uint64
 
+	tlsServer, tlsClient *tls.Config // replication TLS, if configured
+
 	// broken holds API-deployed apps this node cannot run, with the reason.
 	broken map[string]string
 
@@ -79,7 +82,7 @@ type Node struct {
 }
 
 // New returns a node; Run starts it.
-func New(cfg *Config, deps Deps) *Node {
+func New(cfg *Config, deps Deps) (*Node, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -89,8 +92,12 @@ func New(cfg *Config, deps Deps) *Node {
 	for _, p := range deps.Plans {
 		n.units = append(n.units, &unit{plan: p, origin: originConfig})
 	}
+	var err error
+	if n.tlsServer, n.tlsClient, err = replTLS(cfg.Replication.TLS); err != nil {
+		return nil, err
+	}
 	n.resetApps()
-	return n
+	return n, nil
 }
 
 func (n *Node) now() time.Duration { return time.Since(n.start) }
@@ -460,9 +467,15 @@ func (n *Node) shutdown() {
 	n.mu.Unlock()
 }
 
-func (n *Node) replConfig(epoch uint64) repl.Config {
-	return repl.Config{NodeID: n.cfg.Node.ID, Group: n.cfg.Node.Group, Epoch: epoch,
-		Secret: []byte(n.cfg.Replication.Secret)}
+// replConfig is this node's side of the replication handshake; accept
+// selects the TLS config of the acceptor (active) or the dialer (passive).
+func (n *Node) replConfig(epoch uint64, accept bool) repl.Config {
+	c := repl.Config{NodeID: n.cfg.Node.ID, Group: n.cfg.Node.Group, Epoch: epoch,
+		Secret: []byte(n.cfg.Replication.Secret), TLS: n.tlsClient}
+	if accept {
+		c.TLS = n.tlsServer
+	}
+	return c
 }
 
 func (n *Node) app(name string) *host.App {

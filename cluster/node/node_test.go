@@ -81,8 +81,11 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{n: New(cfg, Deps{Coord: co, Store: store, Plans: plans, Logger: log, Connectors: registry.Default(servers)}),
-		cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	n, err := New(cfg, Deps{Coord: co, Store: store, Plans: plans, Logger: log, Connectors: registry.Default(servers)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNode{n: n, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		err := tn.n.Run(ctx)
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)

@@ -114,7 +114,7 @@ func (r *replServer) admit(h *repl.Hello) error {
 }
 
 func (r *replServer) serve(nc net.Conn) {
-	cfg := r.n.replConfig(r.epoch)
+	cfg := r.n.replConfig(r.epoch, true)
 	conn, hello, err := repl.Accept(r.ctx, nc, cfg, r.admit)
 	if err != nil {
 		if r.ctx.Err() == nil {

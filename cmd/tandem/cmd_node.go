@@ -59,7 +59,11 @@ func cmdNode(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeStore.Close()
-	n := node.New(cfg, node.Deps{Coord: co, Store: store, Plans: plans, Logger: log, Connectors: conns})
+	n, err := node.New(cfg, node.Deps{Coord: co, Store: store, Plans: plans, Logger: log, Connectors: conns})
+	if err != nil {
+		fmt.Fprintln(stderr, "tandem node:", err)
+		return 1
+	}
 	if err := n.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "tandem node:", err)
 		return 1
