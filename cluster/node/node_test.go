@@ -247,10 +247,9 @@ func TestChangedAppNeedsClearedState(t *testing.T) {
 	}
 	a = startNode(t, dir, "a", appFile, func(c *Config) { c.Node.API = a.cfg.Node.API })
 	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
-	st := a.n.Status().Apps[0]
-	if !strings.Contains(st.Inactive, "different version") {
-		t.Fatalf("app status %+v: want inactive because of the version change", st)
-	}
+	waitUntil(t, "the app inactive because of the version change", 5*time.Second, func() bool {
+		return strings.Contains(a.n.Status().Apps[0].Inactive, "different version")
+	})
 	api := "http://" + a.cfg.Node.API
 	if resp, err := http.Get(api + "/api/v1/ha/state/Ver"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("state of an inactive app: %v %v", resp.StatusCode, err)
