@@ -29,7 +29,7 @@ from In[price > 50.0] select symbol, price insert into Out;
 	// heartbeat of the tests leaves the lease loop no slack under that load.
 	defaults := func(c *Config) { c.Coordination.Heartbeat, c.Coordination.Lease = 0, 0 }
 	a := startNode(b, dir, "a", appFile, defaults)
-	waitUntil(b, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(b, a)
 	p := startNode(b, dir, "b", appFile, defaults)
 	waitUntil(b, "b synced", 5*time.Second, func() bool {
 		st := a.n.Status().Peer

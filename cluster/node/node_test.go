@@ -187,7 +187,7 @@ from In select seq, seq * 2 as double insert into Out;
 		t.Fatal(err)
 	}
 	a := startNode(t, dir, "a", appFile, setMode)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	b := startNode(t, dir, "b", appFile, setMode)
 	waitUntil(t, "b synced", 5*time.Second, func() bool {
 		p := a.n.Status().Peer
@@ -204,7 +204,7 @@ from In select seq, seq * 2 as double insert into Out;
 	if err := a.n.Handover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b active", 5*time.Second, func() bool { return b.n.Status().Role == "active" })
+	waitActive(t, b)
 	if st := a.n.Status(); st.Role != "passive" {
 		t.Fatalf("a is %s after handing over", st.Role)
 	}
@@ -232,7 +232,7 @@ func TestChangedAppNeedsClearedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startNode(t, dir, "a", appFile)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	if err := a.n.units[0].app.Ingest(context.Background(), "In", nil, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestChangedAppNeedsClearedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	a = startNode(t, dir, "a", appFile, func(c *Config) { c.Node.API = a.cfg.Node.API })
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	waitUntil(t, "the app inactive because of the version change", 5*time.Second, func() bool {
 		return strings.Contains(a.n.Status().Apps[0].Inactive, "different version")
 	})
@@ -344,7 +344,7 @@ func TestAppMissingOnActive(t *testing.T) {
 		c.Replication.AppSyncRetries = 2
 	}
 	a := startNode(t, dir, "a", common, fast)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	b := startNode(t, dir, "b", common, fast, func(c *Config) { c.Apps = append(c.Apps, extra) })
 	_ = b
 	waitUntil(t, "Extra inactive on b", 10*time.Second, func() bool {
@@ -376,7 +376,7 @@ func TestDeployThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startNode(t, dir, "a", base)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	b := startNode(t, dir, "b", base)
 	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
 
@@ -458,7 +458,7 @@ from In select seq, seq * 2 as double insert into Out;
 		c.Checkpoint.Interval = time.Hour // only the checkpoints this test asks for
 	}
 	a := startNode(t, dir, "a", appFile, storeSync)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	send(t, a.cfg.Sources.HTTPListen, 0, 20)
 	if _, err := a.n.unitList()[0].app.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
@@ -489,7 +489,7 @@ from In select seq, seq * 2 as double insert into Out;
 	if err := a.n.Handover(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b active", 5*time.Second, func() bool { return b.n.Status().Role == "active" })
+	waitActive(t, b)
 	send(t, b.cfg.Sources.HTTPListen, 50, 10)
 	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.unitList()[0].app.Idle() })
 	b.stop()
@@ -548,7 +548,7 @@ func TestThirdNodeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startNode(t, dir, "a", appFile)
-	waitUntil(t, "a active", 5*time.Second, func() bool { return a.n.Status().Role == "active" })
+	waitActive(t, a)
 	b := startNode(t, dir, "b", appFile)
 	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
 	c := startNode(t, dir, "c", appFile)
@@ -566,4 +566,22 @@ func TestThirdNodeRefused(t *testing.T) {
 		t.Fatalf("pair disturbed: %+v", st)
 	}
 	_ = b
+}
+
+// waitActive waits until tn is the active and has started (or given up on)
+// each of its apps.
+func waitActive(t testing.TB, tn *testNode) {
+	t.Helper()
+	waitUntil(t, tn.cfg.Node.ID+" active", 5*time.Second, func() bool {
+		st := tn.n.Status()
+		if st.Role != "active" {
+			return false
+		}
+		for _, a := range st.Apps {
+			if a.Role != "active" && a.Inactive == "" {
+				return false
+			}
+		}
+		return true
+	})
 }
