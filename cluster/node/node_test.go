@@ -174,18 +174,7 @@ func TestPairOnServerDatabases(t *testing.T) {
 
 func testPairHandover(t *testing.T, setMode func(*Config)) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out.jsonl")
-	appFile := filepath.Join(dir, "app.siddhi")
-	app := fmt.Sprintf(`@app:name('Pass')
-@source(type='http', receiver.url='http://127.0.0.1:1/in', @map(type='json'))
-define stream In (seq long);
-@sink(type='file', file.uri='%s', @map(type='json'))
-define stream Out (seq long, double long);
-from In select seq, seq * 2 as double insert into Out;
-`, out)
-	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	appFile, out := writePassApp(t, dir)
 	a := startNode(t, dir, "a", appFile, setMode)
 	waitActive(t, a)
 	b := startNode(t, dir, "b", appFile, setMode)
@@ -439,18 +428,7 @@ func TestDeployThroughAPI(t *testing.T) {
 // A passive whose link drops resumes from its own position the same way.
 func TestStoreBasedSync(t *testing.T) {
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out.jsonl")
-	appFile := filepath.Join(dir, "app.siddhi")
-	app := fmt.Sprintf(`@app:name('Pass')
-@source(type='http', receiver.url='http://127.0.0.1:1/in', @map(type='json'))
-define stream In (seq long);
-@sink(type='file', file.uri='%s', @map(type='json'))
-define stream Out (seq long, double long);
-from In select seq, seq * 2 as double insert into Out;
-`, out)
-	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	appFile, out := writePassApp(t, dir)
 	off := false
 	storeSync := func(c *Config) {
 		c.Replication.LiveSync = &off
@@ -584,4 +562,23 @@ func waitActive(t testing.TB, tn *testNode) {
 		}
 		return true
 	})
+}
+
+// writePassApp writes an app that takes {"seq": n} over HTTP at /in and writes
+// (seq, 2*seq) to a file sink; it returns the app file and the output file.
+func writePassApp(t *testing.T, dir string) (appFile, out string) {
+	t.Helper()
+	out = filepath.Join(dir, "out.jsonl")
+	appFile = filepath.Join(dir, "app.siddhi")
+	app := fmt.Sprintf(`@app:name('Pass')
+@source(type='http', receiver.url='http://127.0.0.1:1/in', @map(type='json'))
+define stream In (seq long);
+@sink(type='file', file.uri='%s', @map(type='json'))
+define stream Out (seq long, double long);
+from In select seq, seq * 2 as double insert into Out;
+`, out)
+	if err := os.WriteFile(appFile, []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return appFile, out
 }
