@@ -5,8 +5,9 @@
 // talks to these interfaces.
 //
 // Liveness is always judged on one clock, the store's own (the SQL server's
-// now(), or the local clock for an embedded SQLite file shared by processes on
-// one machine), never by comparing two machines' wall clocks.
+// now(), the local clock for an embedded SQLite file shared by processes on
+// one machine, or the ZooKeeper leader's clock as stamped on every write),
+// never by comparing two machines' wall clocks.
 package coord
 
 import (
