@@ -1,0 +1,517 @@
+package natssource
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/io/source"
+)
+
+var schema = &event.Schema{Name: "Trades", Attrs: []event.Attribute{
+	{Name: "sym", Type: event.String},
+	{Name: "n", Type: event.Long},
+}}
+
+func spec(options map[string]string) source.Spec {
+	return source.Spec{App: "app", Stream: schema, Type: Type, Options: options, Map: source.MapSpec{Type: "json"}}
+}
+
+func TestNewErrors(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"destination": "a.b"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "<delete>" {
+				delete(m, kv[i])
+				continue
+			}
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		options map[string]string
+		want    string
+	}{
+		{base("destination", "<delete>"), `option "destination" (the subject) is required`},
+		{base("destination", "a..b"), "empty token"},
+		{base("destination", "a.>.b"), "'>' must be the last token"},
+		{base("destination", "a.b*"), "wildcards must be whole tokens"},
+		{base("destination", "a b"), "whitespace"},
+		{base("queue.group.name", "g"), `unknown option "queue.group.name"`},
+		{base("streaming.cluster.id", "c"), `unknown option "streaming.cluster.id"`},
+		{base("stream.name", "a.b"), "not a valid stream name"},
+		{base("durable.name", "d*"), "not a valid consumer name"},
+		{base("durable.name", ""), "not a valid consumer name"},
+		{base("subscription.sequence", "0"), "not a stream sequence"},
+		{base("subscription.sequence", "x"), "not a stream sequence"},
+		{base("ack.wait", "soon"), "neither seconds nor a duration"},
+		{base("ack.wait", "0"), "must be positive"},
+		{base("ack.wait", "100ms"), "shorter than a second"},
+		{base("ack.wait", "99999999"), "more than a day"},
+		{base("buffer.size", "0"), "not a count from 1 to 65536"},
+		{base("buffer.size", "lots"), "not a count from 1 to 65536"},
+		{base("server.urls", "http://x:4222"), `scheme "http" is not nats, tls, ws or wss`},
+		{base("server.urls", "nats://:4222"), "no host"},
+		{base("server.urls", "nats://h:99999"), "bad port"},
+		{base("server.urls", " , "), "no server URL"},
+		{base("server.urls", "nats://u:p@h:4222"), "credentials in the URL"},
+		{base("server.urls", "nats://a:4222", "bootstrap.servers", "nats://b:4222"), "disagree"},
+		{base("bootstrap.servers", "ftp://x"), `option "bootstrap.servers"`},
+		{base("username", "u"), "need auth.type"},
+		{base("auth.type", "user"), `needs option "username"`},
+		{base("auth.type", "user", "username", "u", "token", "t"), "does not go with"},
+		{base("auth.type", "token"), `needs option "token"`},
+		{base("auth.type", "token", "token", "t", "password", "p"), "do not go with"},
+		{base("auth.type", "tls"), "not supported"},
+		{base("auth.type", "kerberos"), "is not user or token"},
+	}
+	for _, tc := range tests {
+		_, err := New(spec(tc.options), &fakeIngester{}, source.Env{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%v) error = %v, want %q", tc.options, err, tc.want)
+		}
+	}
+
+	if _, err := New(spec(base()), nil, source.Env{}); err == nil {
+		t.Error("New without an Ingester succeeded")
+	}
+	sp := spec(base())
+	sp.Stream = nil
+	if _, err := New(sp, &fakeIngester{}, source.Env{}); err == nil {
+		t.Error("New without a schema succeeded")
+	}
+	sp = spec(base())
+	sp.Map = source.MapSpec{Type: "xml"}
+	if _, err := New(sp, &fakeIngester{}, source.Env{}); err == nil || !strings.Contains(err.Error(), "unknown map type") {
+		t.Errorf("New with @map(type='xml') error = %v", err)
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	s, err := New(spec(map[string]string{"destination": "orders.>"}), &fakeIngester{}, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.durable != "tandem-app-Trades" || s.jsStream != "" || s.ackWait != DefaultAckWait || s.buffer != DefaultBufferSize {
+		t.Errorf("defaults: durable %q stream %q ack.wait %v buffer %d", s.durable, s.jsStream, s.ackWait, s.buffer)
+	}
+	if got := strings.Join(s.conn.Servers, ","); got != DefaultServers {
+		t.Errorf("servers = %s", got)
+	}
+
+	s, err = New(spec(map[string]string{
+		"destination": "orders.*", "stream.name": "ORDERS", "durable.name": "d1", "subscription.sequence": "7",
+		"ack.wait": "30", "buffer.size": "8", "bootstrap.servers": "nats://a:4222, tls://b",
+		"client.id": "me", "auth.type": "USER", "username": "u", "password": "p",
+	}), &fakeIngester{}, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.durable != "d1" || s.jsStream != "ORDERS" || s.startSeq != 7 || s.ackWait != 30*time.Second || s.buffer != 8 {
+		t.Errorf("options: %+v", s)
+	}
+	want := Conn{Servers: []string{"nats://a:4222", "tls://b"}, Name: "me", User: "u", Password: "p"}
+	if fmt.Sprint(s.conn) != fmt.Sprint(want) {
+		t.Errorf("conn = %+v, want %+v", s.conn, want)
+	}
+}
+
+func TestDefaultDurable(t *testing.T) {
+	tests := []struct{ app, stream, want string }{
+		{"app", "S", "tandem-app-S"},
+		{"my app.v2", "In*", "tandem-my_app_v2-In_"},
+		{"ü", "s", "tandem-__-s"},
+		{strings.Repeat("a", 300), "s", "tandem-" + strings.Repeat("a", 248)},
+	}
+	for _, tc := range tests {
+		got := DefaultDurable(tc.app, tc.stream)
+		if got != tc.want || !ValidName(got) {
+			t.Errorf("DefaultDurable(%q, %q) = %q, want %q", tc.app, tc.stream, got, tc.want)
+		}
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	tests := []struct {
+		v    string
+		want time.Duration
+		err  bool
+	}{
+		{"5", 5 * time.Second, false},
+		{" 1500ms ", 1500 * time.Millisecond, false},
+		{"2m", 2 * time.Minute, false},
+		{"-1", 0, true},
+		{"0s", 0, true},
+		{"x", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := Seconds("@x", map[string]string{"k": tc.v}, "k", time.Hour)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("Seconds(%q) = %v, %v; want %v, error %v", tc.v, got, err, tc.want, tc.err)
+		}
+	}
+	if got, err := Seconds("@x", nil, "k", time.Hour); got != time.Hour || err != nil {
+		t.Errorf("Seconds(absent) = %v, %v", got, err)
+	}
+}
+
+// FuzzNew checks that no option value makes New panic and that what it
+// accepts is usable.
+func FuzzNew(f *testing.F) {
+	f.Add("a.b", "S", "d", "1", "10", "64", "nats://127.0.0.1:4222")
+	f.Add("a.>", "", "", "", "1500ms", "1", "tls://h,ws://h:80")
+	f.Add("*.*", "s.t", "d d", "-1", "0", "0", "nats://:0")
+	f.Add("", "\x00", ">", "18446744073709551616", "1e9", "65537", "nats://[::1]:4222")
+	f.Fuzz(func(t *testing.T, dest, stream, durable, seq, ackWait, buffer, servers string) {
+		options := map[string]string{"destination": dest, "durable.name": durable, "server.urls": servers}
+		if stream != "" {
+			options["stream.name"] = stream
+		}
+		if seq != "" {
+			options["subscription.sequence"] = seq
+		}
+		options["ack.wait"], options["buffer.size"] = ackWait, buffer
+		s, err := New(spec(options), &fakeIngester{}, source.Env{})
+		if err != nil {
+			return
+		}
+		if !ValidName(s.durable) || checkSubject(s.subject) != nil || s.buffer < 1 || s.ackWait < time.Second || len(s.conn.Servers) == 0 {
+			t.Errorf("accepted bad options %v: %+v", options, s)
+		}
+	})
+}
+
+// --- against a NATS server ---
+
+type call struct {
+	stream string
+	rows   [][]event.Value
+	key    string
+}
+
+// fakeIngester records batches. hook, when set, runs first and its error is
+// returned.
+type fakeIngester struct {
+	hook func(ctx context.Context, key string) error
+
+	mu    sync.Mutex
+	calls []call
+	tried []string // every key Ingest was called with, taken or not
+}
+
+func (f *fakeIngester) Ingest(ctx context.Context, stream string, rows [][]event.Value, key string) error {
+	f.mu.Lock()
+	f.tried = append(f.tried, key)
+	f.mu.Unlock()
+	if f.hook != nil {
+		if err := f.hook(ctx, key); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call{stream, rows, key})
+	return nil
+}
+
+func (f *fakeIngester) Calls() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]call(nil), f.calls...)
+}
+
+func (f *fakeIngester) Tried() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.tried...)
+}
+
+const natsURL = "nats://127.0.0.1:4222"
+
+// jetStream connects to the local NATS server and creates a stream with a
+// unique name and subject prefix, deleted when the test ends. It skips when
+// the server is not reachable, unless TANDEM_REQUIRE_SERVICES=1.
+func jetStream(t testing.TB) (js jetstream.JetStream, stream, prefix string) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL, nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("TANDEM_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("NATS at %s: %v", natsURL, err)
+		}
+		t.Skipf("NATS at %s not reachable: %v", natsURL, err)
+	}
+	t.Cleanup(nc.Close)
+	if js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	stream, prefix = "TANDEM_TEST_"+id, "tandem.test."+id
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + ".>"}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatalf("create stream (is JetStream enabled?): %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := js.DeleteStream(ctx, stream); err != nil {
+			t.Errorf("delete stream %s: %v", stream, err)
+		}
+	})
+	return js, stream, prefix
+}
+
+func publish(t testing.TB, js jetstream.JetStream, subject string, bodies ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, b := range bodies {
+		if _, err := js.Publish(ctx, subject, []byte(b)); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+}
+
+func newSource(t testing.TB, ing source.Ingester, options map[string]string) *Source {
+	t.Helper()
+	options["server.urls"] = natsURL
+	s, err := New(spec(options), ing, source.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func stop(t testing.TB, s *Source, d time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.Stop(ctx)
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func consumerInfo(t testing.TB, js jetstream.JetStream, stream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func TestConsume(t *testing.T) {
+	js, stream, prefix := jetStream(t)
+	publish(t, js, prefix+".new",
+		`{"event":{"sym":"A","n":1}}`,
+		`[{"sym":"B","n":2},{"sym":"C","n":3}]`,
+		`{"sym":"bad","n":"x"}`, // does not decode: terminated, not ingested
+		`[]`,
+		`{"sym":"D","n":4}`)
+	ing := &fakeIngester{}
+	// No stream.name: the source asks the server which stream holds the subject.
+	s := newSource(t, ing, map[string]string{"destination": prefix + ".new", "durable.name": "d"})
+	waitFor(t, "three batches", func() bool { return len(ing.Calls()) == 3 })
+	// Everything was acknowledged (or terminated): nothing is pending.
+	waitFor(t, "the ack floor at 5", func() bool {
+		info := consumerInfo(t, js, stream, "d")
+		return info.AckFloor.Stream == 5 && info.NumAckPending == 0
+	})
+	if err := stop(t, s, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	calls := ing.Calls()
+	want := []struct {
+		key  string
+		rows string
+	}{
+		{Key(stream, "d", 1), "[[A 1]]"},
+		{Key(stream, "d", 2), "[[B 2] [C 3]]"},
+		{Key(stream, "d", 5), "[[D 4]]"},
+	}
+	for i, w := range want {
+		if calls[i].key != w.key || fmt.Sprint(calls[i].rows) != w.rows || calls[i].stream != "Trades" {
+			t.Errorf("call %d = %s %q %v, want %q %s", i, calls[i].stream, calls[i].key, calls[i].rows, w.key, w.rows)
+		}
+	}
+
+	// Started again, it continues after what was acknowledged.
+	publish(t, js, prefix+".new", `{"sym":"E","n":5}`)
+	s = newSource(t, ing, map[string]string{"destination": prefix + ".new", "durable.name": "d", "stream.name": stream})
+	defer stop(t, s, 5*time.Second)
+	waitFor(t, "the fourth batch", func() bool { return len(ing.Calls()) == 4 })
+	if c := ing.Calls()[3]; c.key != Key(stream, "d", 6) {
+		t.Errorf("after restart: key %q", c.key)
+	}
+}
+
+// TestRedeliveredSameKey logs a message and "crashes" before acknowledging it
+// (the connection is gone when Ingest returns); the next active gets the
+// message again from the broker with the same key, so the app drops it.
+func TestRedeliveredSameKey(t *testing.T) {
+	js, stream, prefix := jetStream(t)
+	publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
+	options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "ha", "ack.wait": "1"}
+
+	var crashed sync.Once
+	var first *Source
+	started := make(chan struct{})
+	ing1 := &fakeIngester{hook: func(context.Context, string) error {
+		<-started
+		crashed.Do(func() { first.nc.Close() }) // the ack cannot go out
+		return nil
+	}}
+	first = newSource(t, ing1, options)
+	close(started)
+	waitFor(t, "the first delivery", func() bool { return len(ing1.Calls()) == 1 })
+	_ = stop(t, first, 2*time.Second)
+
+	ing2 := &fakeIngester{}
+	second := newSource(t, ing2, options)
+	defer stop(t, second, 5*time.Second)
+	waitFor(t, "the redelivery", func() bool { return len(ing2.Calls()) == 1 })
+	k1, k2 := ing1.Calls()[0].key, ing2.Calls()[0].key
+	if k1 != k2 || k1 != Key(stream, "ha", 1) {
+		t.Errorf("keys %q and %q, want both %q", k1, k2, Key(stream, "ha", 1))
+	}
+	waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "ha").AckFloor.Stream == 1 })
+}
+
+// TestStopGivesBack stops the source while the app holds the first message:
+// that Ingest is cancelled, and every message, the first and the buffered
+// ones, goes straight back to the broker (nak), long before ack.wait.
+func TestStopGivesBack(t *testing.T) {
+	js, stream, prefix := jetStream(t)
+	var bodies []string
+	for i := range 10 {
+		bodies = append(bodies, fmt.Sprintf(`{"sym":"S","n":%d}`, i))
+	}
+	publish(t, js, prefix+".x", bodies...)
+	options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "g", "ack.wait": "60"}
+
+	entered := make(chan struct{}, 1)
+	ing1 := &fakeIngester{hook: func(ctx context.Context, _ string) error {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	first := newSource(t, ing1, options)
+	<-entered
+	waitFor(t, "the buffer to fill", func() bool { return consumerInfo(t, js, stream, "g").NumAckPending == 10 })
+	if err := stop(t, first, 200*time.Millisecond); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop with a blocked Ingest = %v, want the deadline", err)
+	}
+	if n := len(ing1.Calls()); n != 0 {
+		t.Fatalf("blocked ingester took %d batches", n)
+	}
+
+	ing2 := &fakeIngester{}
+	began := time.Now()
+	second := newSource(t, ing2, options)
+	defer stop(t, second, 5*time.Second)
+	waitFor(t, "all ten", func() bool { return len(ing2.Calls()) == 10 })
+	if d := time.Since(began); d > 30*time.Second {
+		t.Errorf("redelivery took %v: the messages were not given back", d)
+	}
+	seen := map[string]bool{}
+	for _, c := range ing2.Calls() {
+		seen[c.key] = true
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		if !seen[Key(stream, "g", seq)] {
+			t.Errorf("message %d not delivered again", seq)
+		}
+	}
+	if k := ing1.Tried(); len(k) != 1 || k[0] != Key(stream, "g", 1) {
+		t.Errorf("first source tried %v, want only message 1", k)
+	}
+}
+
+// TestIngestRetried: a batch the app refuses is retried in place, in order,
+// with the same key, and acknowledged once taken.
+func TestIngestRetried(t *testing.T) {
+	js, stream, prefix := jetStream(t)
+	publish(t, js, prefix+".x", `{"sym":"A","n":1}`, `{"sym":"B","n":2}`)
+	var mu sync.Mutex
+	fails := 3
+	ing := &fakeIngester{hook: func(context.Context, string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			return errors.New("queue full")
+		}
+		return nil
+	}}
+	s := newSource(t, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "r"})
+	defer stop(t, s, 5*time.Second)
+	waitFor(t, "both batches", func() bool { return len(ing.Calls()) == 2 })
+	k1 := Key(stream, "r", 1)
+	want := []string{k1, k1, k1, k1, Key(stream, "r", 2)}
+	if got := ing.Tried(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("tried %v, want %v", got, want)
+	}
+	waitFor(t, "the ack floor at 2", func() bool { return consumerInfo(t, js, stream, "r").AckFloor.Stream == 2 })
+}
+
+// TestStartWithoutStream: a source whose stream does not exist yet starts,
+// retries in the background and consumes once the stream is there.
+func TestStartWithoutStream(t *testing.T) {
+	js, _, prefix := jetStream(t)
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	late := "TANDEM_LATE_" + hex.EncodeToString(b[:])
+	subj := prefix + "late.x" // outside the test stream's subjects
+	subj = strings.Replace(subj, "tandem.test.", "tandem.late.", 1)
+	ing := &fakeIngester{}
+	s := newSource(t, ing, map[string]string{"destination": subj, "durable.name": "late"})
+	defer stop(t, s, 5*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: late, Subjects: []string{subj}, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	defer js.DeleteStream(context.Background(), late)
+	publish(t, js, subj, `{"sym":"L","n":1}`)
+	waitFor(t, "the late message", func() bool { return len(ing.Calls()) == 1 })
+	if k := ing.Calls()[0].key; k != Key(late, "late", 1) {
+		t.Errorf("key %q", k)
+	}
+}
