@@ -100,6 +100,12 @@ type RunResult struct {
 	Bytes   uint64        // heap bytes allocated in the process
 	GCs     uint32        // garbage collections completed
 	GCPause time.Duration // stop-the-world pause time of those collections
+
+	// CPU is the process's CPU time, user and system, over the window: the
+	// sender and the garbage collector. On a shared machine it tells time
+	// spent working from time spent waiting for a core. It is 0 where the
+	// platform cannot report it.
+	CPU time.Duration
 }
 
 // EventsPerSec is the run's throughput.
@@ -115,6 +121,20 @@ func (r RunResult) AllocsPerEvent() float64 { return perEvent(float64(r.Mallocs)
 
 // BytesPerEvent is the heap bytes allocated per event sent.
 func (r RunResult) BytesPerEvent() float64 { return perEvent(float64(r.Bytes), r.Events) }
+
+// CPUNsPerEvent is the process CPU time per event sent in nanoseconds, 0
+// if unknown.
+func (r RunResult) CPUNsPerEvent() float64 { return perEvent(float64(r.CPU), r.Events) }
+
+// Cores is the CPU time over the window's length: how many cores the run
+// had on average. The sender is one goroutine, so about 1 means it never
+// waited; the collector can add to it.
+func (r RunResult) Cores() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return r.CPU.Seconds() / r.Elapsed.Seconds()
+}
 
 func perEvent(x float64, events int64) float64 {
 	if events <= 0 {
@@ -216,8 +236,10 @@ func (r *Runner) runOnce(ctx context.Context, q Query, run int) (RunResult, erro
 	progress(Progress{Phase: Measuring, Duration: r.cfg.Measure})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0, cpuOK := processCPU()
 	d.outputs = 0
 	events, elapsed, err := d.sendFor(ctx, r.cfg.Measure)
+	cpu1, _ := processCPU()
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		return RunResult{}, fmt.Errorf("bench: %s: measuring: %w", q.Name, err)
@@ -233,6 +255,9 @@ func (r *Runner) runOnce(ctx context.Context, q Query, run int) (RunResult, erro
 		Bytes:   after.TotalAlloc - before.TotalAlloc,
 		GCs:     after.NumGC - before.NumGC,
 		GCPause: time.Duration(after.PauseTotalNs - before.PauseTotalNs),
+	}
+	if cpuOK {
+		rr.CPU = cpu1 - cpu0
 	}
 	progress(Progress{Phase: Done, Result: rr})
 	return rr, nil

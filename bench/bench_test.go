@@ -220,7 +220,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestRunResultRates(t *testing.T) {
-	r := RunResult{Events: 3000, Elapsed: 2 * time.Second, Mallocs: 1500, Bytes: 96000}
+	r := RunResult{Events: 3000, Elapsed: 2 * time.Second, Mallocs: 1500, Bytes: 96000, CPU: time.Second}
 	if got := r.EventsPerSec(); got != 1500 {
 		t.Errorf("EventsPerSec = %v, want 1500", got)
 	}
@@ -230,8 +230,15 @@ func TestRunResultRates(t *testing.T) {
 	if got := r.BytesPerEvent(); got != 32 {
 		t.Errorf("BytesPerEvent = %v, want 32", got)
 	}
+	if got := r.CPUNsPerEvent(); got != 1e9/3000.0 {
+		t.Errorf("CPUNsPerEvent = %v, want %v", got, 1e9/3000.0)
+	}
+	if got := r.Cores(); got != 0.5 {
+		t.Errorf("Cores = %v, want 0.5", got)
+	}
 	var zero RunResult
-	if zero.EventsPerSec() != 0 || zero.AllocsPerEvent() != 0 || zero.BytesPerEvent() != 0 {
+	if zero.EventsPerSec() != 0 || zero.AllocsPerEvent() != 0 || zero.BytesPerEvent() != 0 ||
+		zero.CPUNsPerEvent() != 0 || zero.Cores() != 0 {
 		t.Error("an empty run has non-zero rates")
 	}
 }
@@ -369,6 +376,9 @@ func TestRun(t *testing.T) {
 	for i, rr := range res.Runs {
 		if rr.Events <= 0 || rr.Elapsed < 20*time.Millisecond {
 			t.Errorf("run %d: %d events in %v", i+1, rr.Events, rr.Elapsed)
+		}
+		if _, ok := processCPU(); ok && rr.CPU <= 0 {
+			t.Errorf("run %d: no CPU time measured", i+1)
 		}
 		// Q3 emits one output per event.
 		if rr.Outputs != rr.Events {

@@ -174,13 +174,16 @@ func benchProgress(w io.Writer, p bench.Progress) {
 		fmt.Fprintf(w, "%s%s for %v\n", prefix, p.Phase, p.Duration)
 	case bench.Done:
 		r := p.Result
-		fmt.Fprintf(w, "%s%.0f events/s, %d outputs, %.2f allocs/event, %.1f B/event, %d GCs pausing %v\n",
-			prefix, r.EventsPerSec(), r.Outputs, r.AllocsPerEvent(), r.BytesPerEvent(), r.GCs, r.GCPause.Round(time.Microsecond))
+		fmt.Fprintf(w, "%s%.0f events/s, %d outputs, %.2f allocs/event, %.1f B/event, %d GCs pausing %v, %.1f CPU-ns/event on %.2f cores\n",
+			prefix, r.EventsPerSec(), r.Outputs, r.AllocsPerEvent(), r.BytesPerEvent(), r.GCs, r.GCPause.Round(time.Microsecond),
+			r.CPUNsPerEvent(), r.Cores())
 	}
 }
 
 // benchJSON is one query's line with --json. The first four keys are the
-// ones BENCHMARKS.md defines; the allocation figures are the median run's.
+// ones BENCHMARKS.md defines; the others are the median run's too: heap
+// allocations and process CPU time per event (the CPU time tells a loaded
+// machine from a slow engine; 0 where the platform cannot report it).
 type benchJSON struct {
 	Query          string  `json:"query"`
 	EventsPerSec   int64   `json:"events_per_sec"`
@@ -188,6 +191,7 @@ type benchJSON struct {
 	Runs           int     `json:"runs"`
 	AllocsPerEvent float64 `json:"allocs_per_event"`
 	BytesPerEvent  float64 `json:"bytes_per_event"`
+	CPUNsPerEvent  float64 `json:"cpu_ns_per_event"`
 }
 
 type benchErrorJSON struct {
@@ -209,6 +213,7 @@ func printBenchResult(w io.Writer, res bench.Result, asJSON bool) {
 		Runs:           len(res.Runs),
 		AllocsPerEvent: round2(m.AllocsPerEvent()),
 		BytesPerEvent:  round2(m.BytesPerEvent()),
+		CPUNsPerEvent:  round2(m.CPUNsPerEvent()),
 	})
 }
 

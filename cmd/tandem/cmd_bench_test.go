@@ -42,6 +42,7 @@ func TestBenchText(t *testing.T) {
 		"Q1 run 2/2: measuring for 20ms",
 		"Q3 run 2/2: measuring for 20ms",
 		"allocs/event",
+		"CPU-ns/event on",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
@@ -69,7 +70,7 @@ func TestBenchJSON(t *testing.T) {
 	if got["query"] != "Q1p" || got["runs"] != 1.0 {
 		t.Errorf("query/runs wrong in %v", got)
 	}
-	for _, k := range []string{"events_per_sec", "outputs", "allocs_per_event", "bytes_per_event"} {
+	for _, k := range []string{"events_per_sec", "outputs", "allocs_per_event", "bytes_per_event", "cpu_ns_per_event"} {
 		if _, ok := got[k].(float64); !ok {
 			t.Errorf("key %s missing or not a number in %v", k, got)
 		}
