@@ -327,3 +327,60 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("Lease on a closed store = %v, want errClosed", err)
 	}
 }
+
+// BenchmarkOps measures the calls a node makes every heartbeat period,
+// against the test server (forceSync off, so without the fsync of each
+// write a production server does).
+func BenchmarkOps(b *testing.B) {
+	addr := server.Server(b).Addr()
+	ctx := b.Context()
+	open := func() *Store {
+		s, err := Open(ctx, []string{addr}, "bench", Options{Root: "/bench" + strings.ReplaceAll(b.Name(), "/", "_")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	s, other := open(), open()
+	l, ok, err := s.Acquire(ctx, "a", time.Hour)
+	if err != nil || !ok {
+		b.Fatal(ok, err)
+	}
+	b.Run("Renew", func(b *testing.B) {
+		for b.Loop() {
+			if ok, err := s.Renew(ctx, "a", l.Epoch, time.Hour); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("AcquireRefused", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok, err := other.Acquire(ctx, "b", time.Hour); err != nil || ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("Lease", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Lease(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Heartbeat", func(b *testing.B) {
+		other.Heartbeat(ctx, coord.NodeInfo{ID: "b"}, time.Hour)
+		for b.Loop() {
+			if err := s.Heartbeat(ctx, coord.NodeInfo{ID: "a", APIAddr: "127.0.0.1:1"}, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Members", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Members(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
