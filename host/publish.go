@@ -62,6 +62,13 @@ func (g *Gate) IsOpen() bool {
 	return g.openLocked()
 }
 
+// Until returns the gate's deadline, if it has one.
+func (g *Gate) Until() (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.until, !g.until.IsZero()
+}
+
 // Wait blocks until the gate is open or ctx is done.
 func (g *Gate) Wait(ctx context.Context) error {
 	for {
@@ -153,7 +160,16 @@ func (p *publisher) run(ctx context.Context) {
 		if err := p.gate.Wait(ctx); err != nil {
 			return
 		}
-		if err := p.sink.Publish(ctx, batch); err != nil {
+		// A batch in flight must not outlive the lease either: a process frozen
+		// mid-batch (SIGSTOP) would otherwise finish it after a successor took
+		// over. The sink sees the deadline and stops; the batch is retried.
+		pctx, cancel := sink.WithFence(ctx, p.gate.IsOpen), context.CancelFunc(func() {})
+		if until, ok := p.gate.Until(); ok {
+			pctx, cancel = context.WithDeadline(pctx, until)
+		}
+		err := p.sink.Publish(pctx, batch)
+		cancel()
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}

@@ -4,6 +4,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/tandem-stream/tandem/event"
@@ -46,3 +47,25 @@ type Sink interface {
 
 // Factory builds a Sink; it validates spec and fails with a clear error.
 type Factory func(spec Spec, env Env) (Sink, error)
+
+// ErrFenced is returned by Check when the publisher may no longer publish.
+var ErrFenced = errors.New("sink: publishing fenced: the node's lease may have run out")
+
+type fenceKey struct{}
+
+// WithFence returns a context that carries allowed, which reports whether the
+// node may still publish. The publisher sets it; sinks call Check right before
+// each write, so that a process frozen mid-batch (SIGSTOP, a long pause) and
+// thawed after a successor took over writes nothing more.
+func WithFence(ctx context.Context, allowed func() bool) context.Context {
+	return context.WithValue(ctx, fenceKey{}, allowed)
+}
+
+// Check returns ErrFenced if ctx carries a fence that is closed now, else
+// ctx.Err().
+func Check(ctx context.Context) error {
+	if allowed, ok := ctx.Value(fenceKey{}).(func() bool); ok && !allowed() {
+		return ErrFenced
+	}
+	return ctx.Err()
+}

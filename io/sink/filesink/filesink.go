@@ -122,7 +122,7 @@ func parsePath(raw string) (string, error) {
 func (s *Sink) Path() string { return s.path }
 
 // Publish appends one line per output and writes the batch to the file.
-func (s *Sink) Publish(_ context.Context, outs []sink.Output) error {
+func (s *Sink) Publish(ctx context.Context, outs []sink.Output) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -149,6 +149,9 @@ func (s *Sink) Publish(_ context.Context, outs []sink.Output) error {
 	}
 	if err := s.open(); err != nil {
 		return err
+	}
+	if err := sink.Check(ctx); err != nil {
+		return fmt.Errorf("file sink: %w", err)
 	}
 	return s.write(buf)
 }

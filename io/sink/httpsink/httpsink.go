@@ -214,6 +214,9 @@ func (s *Sink) Publish(ctx context.Context, outs []sink.Output) error {
 		if body, err = s.enc.AppendEvent(body[:0], out.Event.Data); err != nil {
 			return fmt.Errorf("http sink: output %s: %w", out.ID, err)
 		}
+		if err := sink.Check(ctx); err != nil {
+			return fmt.Errorf("http sink: output %s: %w", out.ID, err)
+		}
 		if err := s.send(ctx, out, body); err != nil {
 			return fmt.Errorf("http sink: output %s: %w", out.ID, err)
 		}
