@@ -37,12 +37,17 @@ type Config struct {
 
 // CoordinationConfig selects the coordination store and its timing.
 type CoordinationConfig struct {
-	Type      string        `yaml:"type"` // sqlite (default), postgres or mysql
-	Path      string        `yaml:"path"` // sqlite: the database file both nodes share
-	DSN       string        `yaml:"dsn"`  // postgres, mysql: connection string
-	Table     string        `yaml:"tablePrefix"`
-	Heartbeat time.Duration `yaml:"heartbeat"`
-	Lease     time.Duration `yaml:"lease"`
+	Type string `yaml:"type"` // sqlite (default), postgres, mysql or zookeeper
+	Path string `yaml:"path"` // sqlite: the database file both nodes share
+	DSN  string `yaml:"dsn"`  // postgres, mysql: connection string
+	// ZooKeeper: the ensemble, the root znode (default /tandem) and the
+	// session timeout (default 6s).
+	Servers        []string      `yaml:"servers"`
+	Root           string        `yaml:"root"`
+	SessionTimeout time.Duration `yaml:"sessionTimeout"`
+	Table          string        `yaml:"tablePrefix"`
+	Heartbeat      time.Duration `yaml:"heartbeat"`
+	Lease          time.Duration `yaml:"lease"`
 }
 
 // ReplicationConfig configures the link between the active and the passive.
@@ -156,8 +161,12 @@ func (c *Config) Validate() error {
 		if co.DSN == "" {
 			bad("coordination.dsn is required for %s", co.Type)
 		}
+	case "zookeeper":
+		if len(co.Servers) == 0 {
+			bad("coordination.servers is required for zookeeper (host:port of each server)")
+		}
 	default:
-		bad("coordination.type %q is not supported (sqlite, postgres or mysql)", co.Type)
+		bad("coordination.type %q is not supported (sqlite, postgres, mysql or zookeeper)", co.Type)
 	}
 	if co.Heartbeat == 0 {
 		co.Heartbeat = 500 * time.Millisecond

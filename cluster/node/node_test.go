@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/tandem-stream/tandem/cluster/coord/zkcoord/zktest"
 	"github.com/tandem-stream/tandem/deploy"
 	"github.com/tandem-stream/tandem/event"
 	"github.com/tandem-stream/tandem/io/registry"
@@ -581,4 +583,23 @@ from In select seq, seq * 2 as double insert into Out;
 		t.Fatal(err)
 	}
 	return appFile, out
+}
+
+// TestPairOnZooKeeper runs the pair with ZooKeeper coordination, on a private
+// ZooKeeper server.
+func TestPairOnZooKeeper(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	zk, err := zktest.Start(ctx, t.TempDir(), zktest.Options{})
+	if errors.Is(err, zktest.ErrNotInstalled) && os.Getenv("TANDEM_REQUIRE_SERVICES") != "1" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zk.Stop()
+	root := fmt.Sprintf("/nodetest-%d", time.Now().UnixNano())
+	testPairHandover(t, func(c *Config) {
+		c.Coordination.Type, c.Coordination.Servers, c.Coordination.Root = "zookeeper", []string{zk.Addr()}, root
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandem-stream/tandem/cluster/coord"
 	"github.com/tandem-stream/tandem/cluster/coord/sqlcoord"
+	"github.com/tandem-stream/tandem/cluster/coord/zkcoord"
 	"github.com/tandem-stream/tandem/persist"
 	"github.com/tandem-stream/tandem/persist/fsstore"
 	"github.com/tandem-stream/tandem/persist/sqlstore"
@@ -31,6 +32,9 @@ func OpenCoordinator(ctx context.Context, cfg *Config, log *slog.Logger) (coord.
 		co, err = sqlcoord.OpenPostgres(ctx, c.DSN, cfg.Node.Group, opts)
 	case "mysql":
 		co, err = sqlcoord.OpenMySQL(ctx, c.DSN, cfg.Node.Group, opts)
+	case "zookeeper":
+		co, err = zkcoord.Open(ctx, c.Servers, cfg.Node.Group,
+			zkcoord.Options{Root: c.Root, SessionTimeout: c.SessionTimeout, Logger: log})
 	default:
 		return nil, fmt.Errorf("coordination store: unknown type %q", c.Type)
 	}
