@@ -431,6 +431,9 @@ func (s *scanner) scanScript() (kind, string) {
 		}
 		s.off++
 	}
+	// An unterminated string (or a trailing backslash) in the body steps past
+	// the end; the tokens after the error must still lie within the input.
+	s.off = min(s.off, len(s.src))
 	s.error(start, "function body not terminated: missing '}'")
 	return tIllegal, ""
 }
