@@ -14,8 +14,12 @@ import (
 	"github.com/tandem-stream/tandem/io/sink/filesink"
 	"github.com/tandem-stream/tandem/io/sink/httpsink"
 	"github.com/tandem-stream/tandem/io/sink/logsink"
+	"github.com/tandem-stream/tandem/io/sink/mqttsink"
+	"github.com/tandem-stream/tandem/io/sink/natssink"
 	"github.com/tandem-stream/tandem/io/source"
 	"github.com/tandem-stream/tandem/io/source/httpsource"
+	"github.com/tandem-stream/tandem/io/source/mqttsource"
+	"github.com/tandem-stream/tandem/io/source/natssource"
 )
 
 // Registry holds source and sink factories by type name, case-insensitively.
@@ -31,14 +35,19 @@ func New() *Registry {
 	return &Registry{sources: map[string]source.Factory{}, sinks: map[string]sink.Factory{}}
 }
 
-// Default returns a registry with the built-in connectors: the http source
-// (serving through servers) and the log, file and http sinks.
+// Default returns a registry with the built-in connectors: the http
+// (serving through servers), nats (JetStream) and mqtt sources, and the log,
+// file, http, nats and mqtt sinks.
 func Default(servers *httpsource.Servers) *Registry {
 	r := New()
 	r.sources[httpsource.Type] = httpsource.Factory(servers)
+	r.sources[natssource.Type] = natssource.Factory
+	r.sources[mqttsource.Type] = mqttsource.Factory
 	r.sinks[logsink.Type] = logsink.Factory
 	r.sinks[filesink.Type] = filesink.Factory
 	r.sinks[httpsink.Type] = httpsink.Factory
+	r.sinks[natssink.Type] = natssink.Factory
+	r.sinks[mqttsink.Type] = mqttsink.Factory
 	return r
 }
 

@@ -23,10 +23,10 @@ func TestDefault(t *testing.T) {
 	defer servers.Close(context.Background())
 	r := Default(servers)
 
-	if got := strings.Join(r.SourceTypes(), ","); got != "http" {
+	if got := strings.Join(r.SourceTypes(), ","); got != "http,mqtt,nats" {
 		t.Errorf("SourceTypes = %s", got)
 	}
-	if got := strings.Join(r.SinkTypes(), ","); got != "file,http,log" {
+	if got := strings.Join(r.SinkTypes(), ","); got != "file,http,log,mqtt,nats" {
 		t.Errorf("SinkTypes = %s", got)
 	}
 
@@ -46,10 +46,26 @@ func TestDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Built, not started: that needs a broker.
+	for typ, options := range map[string]map[string]string{
+		"nats": {"destination": "in", "stream.name": "IN"},
+		"mqtt": {"url": "tcp://127.0.0.1:1883", "topic": "in"},
+	} {
+		f, err := r.Source(typ)
+		if err != nil {
+			t.Fatalf("Source(%s): %v", typ, err)
+		}
+		if _, err := f(source.Spec{App: "a", Stream: schema, Type: typ, Options: options}, nopIngester{}, source.Env{}); err != nil {
+			t.Errorf("%s source: %v", typ, err)
+		}
+	}
+
 	sinkOptions := map[string]map[string]string{
 		"log":  nil,
 		"File": {"file.uri": filepath.Join(t.TempDir(), "out.json")},
 		"http": {"publisher.url": "http://127.0.0.1:1/x"},
+		"nats": {"destination": "out"},
+		"MQTT": {"url": "tcp://127.0.0.1:1", "topic": "out"},
 	}
 	for typ, options := range sinkOptions {
 		f, err := r.Sink(typ)
@@ -66,13 +82,13 @@ func TestDefault(t *testing.T) {
 
 func TestUnknown(t *testing.T) {
 	r := Default(httpsource.NewServers(nil))
-	if _, err := r.Source("kafka"); err == nil || err.Error() != `unknown source type "kafka" (known: http)` {
+	if _, err := r.Source("kafka"); err == nil || err.Error() != `unknown source type "kafka" (known: http, mqtt, nats)` {
 		t.Errorf("Source(kafka) = %v", err)
 	}
-	if _, err := r.Sink("email"); err == nil || err.Error() != `unknown sink type "email" (known: file, http, log)` {
+	if _, err := r.Sink("email"); err == nil || err.Error() != `unknown sink type "email" (known: file, http, log, mqtt, nats)` {
 		t.Errorf("Sink(email) = %v", err)
 	}
-	if _, err := r.Sink(""); err == nil || err.Error() != `@sink has no type (known: file, http, log)` {
+	if _, err := r.Sink(""); err == nil || err.Error() != `@sink has no type (known: file, http, log, mqtt, nats)` {
 		t.Errorf("Sink('') = %v", err)
 	}
 	if _, err := New().Source("http"); err == nil || !strings.Contains(err.Error(), "(known: none)") {
