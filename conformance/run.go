@@ -175,10 +175,8 @@ func run(c *Case) (res Result) {
 	for _, in := range c.Inputs {
 		p.sleep(in.Sleep)
 		if len(in.Events) > 0 {
-			for _, e := range in.Events {
-				if err := p.send(in.Stream, e.Data, e.Timestamp, e.Offset); err != nil {
-					return failed("%v", err)
-				}
+			if err := p.sendBatch(in.Stream, in.Events); err != nil {
+				return failed("%v", err)
 			}
 			continue
 		}
@@ -251,6 +249,11 @@ func (p *player) sleep(ms int64) {
 }
 
 func (p *player) send(stream string, data []any, ts, off *int64) error {
+	return p.sendBatch(stream, []Event{{Data: data, Timestamp: ts, Offset: off}})
+}
+
+// sendBatch sends events as one chunk, as one InputHandler.send call did.
+func (p *player) sendBatch(stream string, events []Event) error {
 	id, ok := p.r.InputID(stream)
 	if !ok {
 		return fmt.Errorf("the app has no input stream %s", stream)
@@ -263,26 +266,36 @@ func (p *player) send(stream string, data []any, ts, off *int64) error {
 		}
 	}
 	sch, _ := p.r.Schema(stream)
-	vals, err := toValues(sch, data)
-	if err != nil {
-		// The engine's contract is typed input, so the event is not sent at
-		// all. Siddhi either dropped it with a runtime error (then the case
-		// still matches) or ran it untyped.
-		if p.untyped == nil {
-			p.untyped = err
+	batch := make([]event.Event, 0, len(events))
+	for _, e := range events {
+		vals, err := toValues(sch, e.Data)
+		if err != nil {
+			// The engine's contract is typed input, so the event is not
+			// sent at all. Siddhi either dropped it with a runtime error
+			// (then the case still matches) or ran it untyped.
+			if p.untyped == nil {
+				p.untyped = err
+			}
+			continue
 		}
-		return nil
+		t := p.clock
+		switch {
+		case e.Timestamp != nil:
+			t = *e.Timestamp
+		case e.Offset != nil:
+			t = p.offBase + *e.Offset
+		}
+		if p.playback {
+			p.clock = max(p.clock, t)
+		}
+		batch = append(batch, event.Event{Timestamp: t, Data: vals})
 	}
-	t := p.clock
-	switch {
-	case ts != nil:
-		t = *ts
-	case off != nil:
-		t = p.offBase + *off
+	switch len(batch) {
+	case 0:
+	case 1:
+		p.r.Send(id, batch[0].Timestamp, batch[0].Data)
+	default:
+		p.r.SendBatch(id, batch)
 	}
-	if p.playback {
-		p.clock = max(p.clock, t)
-	}
-	p.r.Send(id, t, vals)
 	return nil
 }

@@ -26,7 +26,8 @@ type Runtime struct {
 	byName  map[string]*stream
 	ndef    int // number of defined streams
 	queries []*query
-	timed   []*query // the queries with a window, which may have timers
+	windows []*namedWindow // named windows in definition order
+	timed   []timer        // the operators that may have timers
 	byQuery map[string]*query
 	shape   uint64 // fingerprint of the plan, checked by Restore
 
@@ -36,6 +37,21 @@ type Runtime struct {
 	clock  int64
 	logger *slog.Logger
 	one    [1]event.Event // the chunk Send builds for one input event
+	batch  []event.Event  // the chunk SendBatch builds
+}
+
+// timer is an operator that acts at clock times of its own: a query with a
+// window or a time-based output rate, or a named window.
+type timer interface {
+	// deadline returns the clock time of the next timer that can emit or
+	// change state, if any.
+	deadline() (int64, bool)
+	// fire runs the timers due at now, the deadline.
+	fire(now int64)
+	label() string
+	// resetWindow drops the contents after a failure, so that a timer that
+	// cannot make progress does not fire forever.
+	resetWindow()
 }
 
 // stream is a stream junction: the queries that read it and the callbacks
@@ -46,6 +62,8 @@ type stream struct {
 	width     int // len(schema.Attrs)
 	id        int
 	defined   bool
+	slide     bool         // a named window that expires events one by one
+	win       *namedWindow // set when the stream is a named window
 	queries   []*query
 	callbacks []func([]event.Event)
 }
@@ -166,7 +184,61 @@ func (r *Runtime) Send(id int, ts int64, data []event.Value) {
 	r.publish(s, r.one[:])
 }
 
+// SendBatch processes events as one chunk on the stream with the given
+// input id, as Siddhi's InputHandler.send(Event[]) does: batch windows see
+// them as one batch, and aggregates without group by output once for them.
+// The clock first advances to the largest timestamp among them. The events
+// and their Data are borrowed; Expired is ignored.
+func (r *Runtime) SendBatch(id int, events []event.Event) {
+	if uint(id) >= uint(r.ndef) {
+		r.logError("send to unknown input", fmt.Errorf("engine: no input stream with id %d", id))
+		return
+	}
+	if len(events) == 0 {
+		return
+	}
+	s := r.streams[id]
+	ts := events[0].Timestamp
+	for i := range events {
+		if len(events[i].Data) != s.width {
+			r.logError("send", fmt.Errorf("engine: stream %s has %d attributes, event %d has %d",
+				s.schema.Name, len(s.schema.Attrs), i, len(events[i].Data)))
+			return
+		}
+		ts = max(ts, events[i].Timestamp)
+	}
+	if len(r.timed) > 0 {
+		r.Advance(ts)
+	} else if ts > r.clock {
+		r.clock = ts
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.logError("processing event", fmt.Errorf("engine: stream %s: %v", s.schema.Name, p))
+		}
+	}()
+	b := r.batch[:0]
+	for _, e := range events {
+		b = append(b, event.Event{Timestamp: e.Timestamp, Data: e.Data})
+	}
+	r.batch = b
+	r.publish(s, b)
+	clear(b) // do not keep the caller's data alive
+}
+
+// publish hands a chunk to a stream: to its named window when it is one,
+// whose output then goes to the readers, else to the readers directly.
 func (r *Runtime) publish(s *stream, chunk []event.Event) {
+	if s.win != nil {
+		s.win.insert(chunk)
+		return
+	}
+	r.deliver(s, chunk)
+}
+
+// deliver hands a chunk to the queries reading the stream and then to its
+// callbacks.
+func (r *Runtime) deliver(s *stream, chunk []event.Event) {
 	for _, q := range s.queries {
 		q.process(chunk)
 	}
@@ -179,7 +251,7 @@ func (r *Runtime) publish(s *stream, chunk []event.Event) {
 // due by then fires, in deadline order, each at its own deadline.
 func (r *Runtime) Advance(now int64) {
 	for len(r.timed) > 0 {
-		var due *query
+		var due timer
 		var at int64
 		for _, q := range r.timed {
 			if d, ok := q.deadline(); ok && d <= now && (due == nil || d < at) {
@@ -196,7 +268,7 @@ func (r *Runtime) Advance(now int64) {
 		if d, ok := due.deadline(); ok && d <= at {
 			// A timer that does not move its deadline would fire forever
 			// (only arithmetic overflow can do that): drop the window.
-			r.logError("timer", fmt.Errorf("engine: query %s: timer did not advance past %d", due.label(), at))
+			r.logError("timer", fmt.Errorf("engine: %s: timer did not advance past %d", due.label(), at))
 			due.resetWindow()
 		}
 	}
@@ -205,10 +277,10 @@ func (r *Runtime) Advance(now int64) {
 	}
 }
 
-func (r *Runtime) fireSafe(q *query) {
+func (r *Runtime) fireSafe(q timer) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.logError("timer", fmt.Errorf("engine: query %s: %v", q.label(), p))
+			r.logError("timer", fmt.Errorf("engine: %s: %v", q.label(), p))
 			// A window that panicked may not have made progress: drop its
 			// contents rather than fire it forever.
 			q.resetWindow()

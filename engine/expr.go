@@ -14,6 +14,11 @@ type frame struct {
 	in  []event.Value
 	agg []event.Value
 	out []event.Value
+
+	// An expression window's condition also reads the window's first
+	// event and its newest one.
+	first, last     []event.Value
+	firstTS, lastTS int64
 }
 
 // space names the part of a frame a variable lives in.
@@ -23,6 +28,8 @@ const (
 	spaceIn space = iota
 	spaceAgg
 	spaceOut
+	spaceFirst // an expression window's first event
+	spaceLast  // an expression window's newest event
 )
 
 // expr is a compiled, type-checked expression. The planner knows every type
@@ -201,6 +208,10 @@ func varExpr(sp space, col int, t event.Type) *expr {
 		}
 	case spaceAgg:
 		e.val = func(f *frame) event.Value { return f.agg[col] }
+	case spaceFirst:
+		e.val = func(f *frame) event.Value { return f.first[col] }
+	case spaceLast:
+		e.val = func(f *frame) event.Value { return f.last[col] }
 	default:
 		e.val = func(f *frame) event.Value { return f.out[col] }
 	}

@@ -47,6 +47,9 @@ func (p *planner) function(c *ast.Call, sc *scope) *expr {
 		p.errorf(c.Pos, "unknown function %s", name)
 		return nil
 	}
+	if strings.EqualFold(name, "eventTimestamp") && len(c.Args) == 1 {
+		return p.eventTimestampOf(c, sc)
+	}
 	var args []*expr
 	if c.Star {
 		// f(*): every attribute of the input.
@@ -438,6 +441,31 @@ func buildEventTimestamp(p *planner, c *ast.Call, args []*expr) *expr {
 		return nil
 	}
 	return (&expr{typ: event.Long, num: func(f *frame) (int64, bool) { return f.ts, true }}).finish()
+}
+
+// eventTimestampOf is eventTimestamp(ref): the timestamp of the event a
+// stream reference names. Over one stream that is the event itself; in an
+// expression window's condition, first and last name the window's first and
+// newest events.
+func (p *planner) eventTimestampOf(c *ast.Call, sc *scope) *expr {
+	v, ok := c.Args[0].(*ast.Variable)
+	if !ok || v.Stream != "" || v.Index != nil {
+		p.errorf(c.Pos, "eventTimestamp takes a stream reference, such as eventTimestamp(e1)")
+		return nil
+	}
+	if sc.winExpr && (v.Name == "first" || v.Name == "last") {
+		if v.Name == "first" {
+			return (&expr{typ: event.Long, num: func(f *frame) (int64, bool) { return f.firstTS, true }}).finish()
+		}
+		return (&expr{typ: event.Long, num: func(f *frame) (int64, bool) { return f.lastTS, true }}).finish()
+	}
+	for _, n := range sc.names {
+		if n == v.Name {
+			return (&expr{typ: event.Long, num: func(f *frame) (int64, bool) { return f.ts, true }}).finish()
+		}
+	}
+	p.errorf(v.Pos, "eventTimestamp(%s): %s is not a stream of this query", v.Name, v.Name)
+	return nil
 }
 
 // buildCurrentTime is currentTimeMillis(): the app clock, not the wall

@@ -47,9 +47,6 @@ func plan(app *ast.App) (*Runtime, error) {
 	for _, d := range app.Tables {
 		p.errorf(d.Pos, "define table (%s) is not supported", d.Name)
 	}
-	for _, d := range app.Windows {
-		p.errorf(d.Pos, "define window (%s) is not supported", d.Name)
-	}
 	for _, d := range app.Triggers {
 		p.errorf(d.Pos, "define trigger (%s) is not supported", d.Name)
 	}
@@ -63,6 +60,9 @@ func plan(app *ast.App) (*Runtime, error) {
 		p.errorf(d.Pos, "partition is not supported")
 	}
 	r.ndef = len(r.streams)
+	for _, d := range app.Windows {
+		p.defineWindow(d)
+	}
 	for _, q := range app.Queries {
 		p.planQuery(q)
 	}
@@ -86,30 +86,44 @@ func (p *planner) defineStream(d *ast.StreamDef) {
 		p.errorf(d.Pos, "stream %s is already defined", d.Name)
 		return
 	}
-	if d.Name == "" {
-		p.errorf(d.Pos, "stream definition without a name")
+	// A stream with a bad attribute is still defined, so that queries
+	// reading it report only their own errors.
+	sch, _ := p.schemaOf(d.Name, d.Attrs, d.Pos)
+	if sch == nil {
 		return
-	}
-	sch := &event.Schema{Name: d.Name}
-	seen := make(map[string]bool)
-	for _, a := range d.Attrs {
-		if a == nil {
-			continue
-		}
-		if seen[a.Name] {
-			p.errorf(a.Pos, "attribute %s is defined twice in stream %s", a.Name, d.Name)
-			continue
-		}
-		seen[a.Name] = true
-		if a.Type == event.Null || a.Type > event.Object {
-			p.errorf(a.Pos, "attribute %s of stream %s has no valid type", a.Name, d.Name)
-			continue
-		}
-		sch.Attrs = append(sch.Attrs, event.Attribute{Name: a.Name, Type: a.Type})
 	}
 	s := &stream{schema: sch, width: len(sch.Attrs), id: len(p.r.streams), defined: true}
 	p.r.streams = append(p.r.streams, s)
 	p.r.byName[d.Name] = s
+}
+
+// schemaOf checks the attributes of a definition.
+func (p *planner) schemaOf(name string, attrs []*ast.AttrDef, pos ast.Pos) (*event.Schema, bool) {
+	if name == "" {
+		p.errorf(pos, "definition without a name")
+		return nil, false
+	}
+	sch := &event.Schema{Name: name}
+	seen := make(map[string]bool)
+	ok := true
+	for _, a := range attrs {
+		if a == nil {
+			continue
+		}
+		if seen[a.Name] {
+			p.errorf(a.Pos, "attribute %s is defined twice in %s", a.Name, name)
+			ok = false
+			continue
+		}
+		seen[a.Name] = true
+		if a.Type == event.Null || a.Type > event.Object {
+			p.errorf(a.Pos, "attribute %s of %s has no valid type", a.Name, name)
+			ok = false
+			continue
+		}
+		sch.Attrs = append(sch.Attrs, event.Attribute{Name: a.Name, Type: a.Type})
+	}
+	return sch, ok
 }
 
 // playback checks @app:playback(idle.time='...', increment='...'). The engine
@@ -171,6 +185,9 @@ type scope struct {
 	sliding bool           // the query has a sliding window (min/max track removals)
 	used    []bool         // when set, marks the input attributes referenced
 	context string         // for messages: "filter", "select", ...
+	// winExpr: an expression window's condition, where first.x and last.x
+	// name the window's first and newest events.
+	winExpr bool
 }
 
 func (p *planner) planQuery(aq *ast.Query) {
@@ -220,7 +237,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 		p.errorf(in.Pos, "stream %s is not defined", in.Stream)
 		return
 	}
-	sc := &scope{in: src.schema, names: []string{in.Stream}}
+	sc := &scope{in: src.schema, names: []string{in.Stream}, sliding: src.slide}
 	if in.Alias != "" {
 		sc.names = append(sc.names, in.Alias)
 	}
@@ -229,7 +246,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 	var spec *windowSpec
 	var postFilters []*ast.Handler
 	expiredOn := aq.Output != nil && aq.Output.Events != ast.CurrentEvents
-	sc.sliding = expiredOn
+	sc.sliding = sc.sliding || expiredOn
 	for _, h := range in.Handlers {
 		if h == nil {
 			continue
@@ -248,13 +265,17 @@ func (p *planner) planQuery(aq *ast.Query) {
 				p.errorf(h.Pos, "a query can have only one window")
 				continue
 			}
+			if src.win != nil {
+				p.errorf(h.Pos, "cannot apply window.%s to %s, which is a window itself", h.Name, in.Stream)
+				continue
+			}
 			spec = p.planWindow(h, sc, expiredOn)
 			if spec == nil {
 				// Keep planning the rest against the unwindowed input, so
 				// that its errors are reported too.
 				continue
 			}
-			sc.sliding = spec.sliding() || expiredOn
+			sc.sliding = spec.sliding() || expiredOn || src.slide
 		case ast.FunctionHandler:
 			name := h.Name
 			if h.Namespace != "" {
@@ -275,6 +296,11 @@ func (p *planner) planQuery(aq *ast.Query) {
 	if spec != nil {
 		if spec.tsCol >= 0 {
 			sc.used[spec.tsCol] = true
+		}
+		if spec.all {
+			for i := range sc.used {
+				sc.used[i] = true
+			}
 		}
 		var cols []int
 		for i, u := range sc.used {
@@ -303,7 +329,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 				tsCol = j
 			}
 		}
-		q.win = spec.build(stored, cols, tsCol)
+		q.win = spec.build(p, stored, cols, tsCol)
 		fmt.Fprintf(&p.shape, "%s%d/%d,", spec.name, spec.n, len(stored.Attrs))
 	}
 	q.post = post
@@ -339,7 +365,9 @@ func (p *planner) planQuery(aq *ast.Query) {
 		r.byName[outSchema.Name] = t
 		q.target = t
 	}
-	q.stateless = q.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
+	// A named window's readers get expired events too, which the stateless
+	// path does not tell apart.
+	q.stateless = q.win == nil && src.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
 		sel.order == nil && sel.limit < 0 && sel.offset < 0 && sel.currentOn
 	for _, f := range q.pre {
 		if q.cond == nil {
@@ -528,49 +556,6 @@ func (p *planner) planSelector(aq *ast.Query, sc *scope) *selector {
 	return sel
 }
 
-// windowSpec is a checked window handler; build makes the window once the
-// planner knows which attributes it must store.
-type windowSpec struct {
-	name          string
-	n             int64 // length or time span
-	size          int   // timeLength: length
-	start         int64 // timeBatch: start time
-	aligned       bool  // timeBatch: start time given
-	streamCurrent bool  // batch windows: pass current events through
-	tsCol         int   // externalTime: the timestamp attribute; -1 otherwise
-	expiredOn     bool  // the query outputs expired events
-}
-
-// sliding reports whether the window expires events one by one (Siddhi's
-// SLIDE processing mode), which makes min and max track removals.
-func (w *windowSpec) sliding() bool {
-	switch w.name {
-	case "length", "time", "timelength", "externaltime":
-		return true
-	}
-	return false
-}
-
-// build makes the window storing the attributes cols of its input (all of
-// them when cols is nil); stored is the schema of the stored rows and tsCol
-// the timestamp attribute's position in it.
-func (w *windowSpec) build(stored *event.Schema, cols []int, tsCol int) window {
-	switch w.name {
-	case "length":
-		return newLengthWindow(int(w.n), stored, cols)
-	case "time":
-		return newTimeWindow(w.n, 0, stored, cols)
-	case "timelength":
-		return newTimeWindow(w.n, w.size, stored, cols)
-	case "externaltime":
-		return newExternalTimeWindow(w.n, tsCol, stored, cols)
-	case "lengthbatch":
-		return newLengthBatchWindow(int(w.n), w.streamCurrent, w.expiredOn, stored, cols)
-	default: // timebatch
-		return newTimeBatchWindow(w.n, w.start, w.aligned, w.streamCurrent, w.expiredOn, stored, cols)
-	}
-}
-
 // orderLimit plans order by (over output attributes), limit and offset.
 func (p *planner) orderLimit(s *ast.Selector, sc *scope, sel *selector) {
 	for _, o := range s.OrderBy {
@@ -617,169 +602,6 @@ func (p *planner) orderLimit(s *ast.Selector, sc *scope, sel *selector) {
 	}
 	sel.limit = bound(s.Limit, "limit")
 	sel.offset = bound(s.Offset, "offset")
-}
-
-// planWindow checks a window handler's arguments.
-func (p *planner) planWindow(h *ast.Handler, sc *scope, expiredOn bool) *windowSpec {
-	if h.Namespace != "" {
-		p.errorf(h.Pos, "unknown window %s:%s", h.Namespace, h.Name)
-		return nil
-	}
-	w := &windowSpec{name: strings.ToLower(h.Name), tsCol: -1, expiredOn: expiredOn}
-	nargs := func(lo, hi int) bool {
-		if len(h.Args) < lo || len(h.Args) > hi {
-			if lo == hi {
-				p.errorf(h.Pos, "window.%s takes %d argument(s), found %d", h.Name, lo, len(h.Args))
-			} else {
-				p.errorf(h.Pos, "window.%s takes %d to %d arguments, found %d", h.Name, lo, hi, len(h.Args))
-			}
-			return false
-		}
-		return true
-	}
-	positive := func(what string, v int64, ok bool) bool {
-		if ok && v <= 0 {
-			p.errorf(h.Pos, "window.%s needs a positive %s, found %d", h.Name, what, v)
-			return false
-		}
-		return ok
-	}
-	var ok bool
-	switch w.name {
-	case "length":
-		if !nargs(1, 1) {
-			return nil
-		}
-		w.n, ok = p.intArg(h, 0, false)
-		if !positive("length", w.n, ok) {
-			return nil
-		}
-	case "time":
-		if !nargs(1, 1) {
-			return nil
-		}
-		w.n, ok = p.intArg(h, 0, true)
-		if !positive("duration", w.n, ok) {
-			return nil
-		}
-	case "timelength":
-		if !nargs(2, 2) {
-			return nil
-		}
-		w.n, ok = p.intArg(h, 0, true)
-		if !positive("duration", w.n, ok) {
-			return nil
-		}
-		var n int64
-		n, ok = p.intArg(h, 1, false)
-		if !positive("length", n, ok) {
-			return nil
-		}
-		w.size = int(n)
-	case "externaltime":
-		if !nargs(2, 2) {
-			return nil
-		}
-		v, isVar := h.Args[0].(*ast.Variable)
-		if !isVar {
-			p.errorf(h.Args[0].Position(), "window.externalTime needs a long attribute as its timestamp")
-			return nil
-		}
-		saved := sc.used
-		sc.used = nil
-		ts := p.variable(v, sc)
-		sc.used = saved
-		if ts == nil {
-			return nil
-		}
-		if ts.typ != event.Long {
-			p.errorf(v.Pos, "window.externalTime timestamp %s must be long, found %s", v.Name, ts.typ)
-			return nil
-		}
-		w.tsCol = ts.col
-		w.n, ok = p.intArg(h, 1, true)
-		if !ok {
-			return nil
-		}
-	case "lengthbatch":
-		if !nargs(1, 2) {
-			return nil
-		}
-		w.n, ok = p.intArg(h, 0, false)
-		if !ok {
-			return nil
-		}
-		if w.n < 0 {
-			p.errorf(h.Pos, "window.lengthBatch needs a length of at least 0, found %d", w.n)
-			return nil
-		}
-		if len(h.Args) == 2 {
-			if w.streamCurrent, ok = p.boolArg(h, 1); !ok {
-				return nil
-			}
-		}
-	case "timebatch":
-		if !nargs(1, 3) {
-			return nil
-		}
-		w.n, ok = p.intArg(h, 0, true)
-		if !positive("duration", w.n, ok) {
-			return nil
-		}
-		if len(h.Args) >= 2 {
-			c, isConst := h.Args[1].(*ast.Constant)
-			switch {
-			case !isConst:
-				p.errorf(h.Args[1].Position(), "window.timeBatch needs a constant start time or stream.current.event")
-				return nil
-			case c.Value.Type() == event.Bool && len(h.Args) == 2:
-				w.streamCurrent = c.Value.Bool()
-			case c.Value.Type() == event.Int || c.Value.Type() == event.Long:
-				w.start, w.aligned = c.Value.Int(), true
-			default:
-				p.errorf(c.Pos, "window.timeBatch's 2nd argument must be an int or long start time, found %s", c.Value.Type())
-				return nil
-			}
-		}
-		if len(h.Args) == 3 {
-			if w.streamCurrent, ok = p.boolArg(h, 2); !ok {
-				return nil
-			}
-		}
-	default:
-		p.errorf(h.Pos, "unknown window %s", h.Name)
-		return nil
-	}
-	return w
-}
-
-// intArg returns constant argument i of a window: an int, or with long also
-// a long (time constants are longs).
-func (p *planner) intArg(h *ast.Handler, i int, long bool) (int64, bool) {
-	c, ok := h.Args[i].(*ast.Constant)
-	if !ok || c == nil {
-		p.errorf(h.Args[i].Position(), "window.%s needs a constant argument %d", h.Name, i+1)
-		return 0, false
-	}
-	t := c.Value.Type()
-	if t != event.Int && !(long && t == event.Long) {
-		want := "int"
-		if long {
-			want = "int or long"
-		}
-		p.errorf(c.Pos, "window.%s argument %d must be %s, found %s", h.Name, i+1, want, t)
-		return 0, false
-	}
-	return c.Value.Int(), true
-}
-
-func (p *planner) boolArg(h *ast.Handler, i int) (bool, bool) {
-	c, ok := h.Args[i].(*ast.Constant)
-	if !ok || c == nil || c.Value.Type() != event.Bool {
-		p.errorf(h.Args[i].Position(), "window.%s argument %d must be a bool constant", h.Name, i+1)
-		return false, false
-	}
-	return c.Value.Bool(), true
 }
 
 // compile type-checks and compiles an expression; it returns nil after
@@ -835,6 +657,18 @@ func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
 	if v.Index != nil || v.Inner || v.Fault {
 		p.errorf(v.Pos, "event indexes, inner and fault streams are not supported")
 		return nil
+	}
+	if sc.winExpr && (v.Stream == "first" || v.Stream == "last") {
+		i := sc.in.Index(v.Name)
+		if i < 0 {
+			p.errorf(v.Pos, "stream %s has no attribute %s", sc.in.Name, v.Name)
+			return nil
+		}
+		sp := spaceFirst
+		if v.Stream == "last" {
+			sp = spaceLast
+		}
+		return varExpr(sp, i, sc.in.Attrs[i].Type)
 	}
 	if v.Stream != "" {
 		known := false
@@ -993,7 +827,7 @@ func (p *planner) checkCycles() {
 			continue
 		}
 		if q := visit(s); q != nil {
-			p.errorf(q.pos, "query %s feeds its own input stream %s (directly or through other queries)",
+			p.errorf(q.pos, "%s feeds its own input stream %s (directly or through other queries)",
 				q.label(), q.target.schema.Name)
 			return
 		}

@@ -40,9 +40,9 @@ type query struct {
 
 func (q *query) label() string {
 	if q.name != "" {
-		return q.name
+		return "query " + q.name
 	}
-	return "#" + itoa(q.index+1)
+	return "query #" + itoa(q.index+1)
 }
 
 // process runs a chunk arriving on the query's input stream.

@@ -157,6 +157,24 @@ var snapshotApps = []string{
 	"@info(name='q') from S#window.externalTime(volume, 30) select symbol, sum(price) as p insert all events into O;",
 	"@info(name='q') from S[price > 2.0]#window.length(2)[volume > 10] select symbol, price insert expired events into T;\n" +
 		"@info(name='q2') from T#window.lengthBatch(2) select symbol, max(price) as m insert into O;",
+	"@info(name='q') from S#window.batch() select symbol, sum(volume) as v insert all events into O;",
+	"@info(name='q') from S#window.batch(2) select symbol, count() as n group by symbol insert all events into O;",
+	"@info(name='q') from S#window.externalTimeBatch(volume, 30, 0, 20) select symbol, count() as n insert all events into O;",
+	"@info(name='q') from S#window.externalTimeBatch(volume, 25) select symbol, sum(price) as p insert all events into O;",
+	"@info(name='q') from S#window.cron('*/1 * * * * ?') select symbol, sum(price) as p insert all events into O;",
+	"@info(name='q') from S#window.sort(3, price, 'desc', symbol) select symbol, price, min(volume) as m insert all events into O;",
+	"@info(name='q') from S#window.frequent(2, symbol) select symbol, count() as n insert all events into O;",
+	"@info(name='q') from S#window.lossyFrequent(0.3, 0.1, symbol) select symbol, price insert all events into O;",
+	"@info(name='q') from S#window.delay(30) select symbol, volume insert all events into O;",
+	"@info(name='q') from S#window.session(25, symbol, 10) select symbol, volume insert all events into O;",
+	"@info(name='q') from S#window.session(15) select symbol, count() as n insert all events into O;",
+	"@info(name='q') from S#window.expression('sum(price) < 6.0 and eventTimestamp(last) - eventTimestamp(first) < 60') select symbol, sum(price) as p insert all events into O;",
+	"@info(name='q') from S#window.expressionBatch('count() <= 3') select symbol, count() as n insert all events into O;",
+	"@info(name='q') from S#window.expressionBatch('last.volume - first.volume < 50', true, true) select symbol insert all events into O;",
+	"define window W (symbol string, price double, volume long) length(3) output all events;\n" +
+		"from S insert into W;\n@info(name='q') from W select symbol, sum(volume) as v insert all events into O;",
+	"define window W (symbol string, price double, volume long) timeBatch(40) output expired events;\n" +
+		"from S[price > 1.0] insert into W;\n@info(name='q') from W select symbol, count() as n insert expired events into O;",
 }
 
 func randomSteps(rng *rand.Rand, n int) []step {

@@ -35,14 +35,19 @@ func (r *Runtime) Snapshot() ([]byte, error) {
 	b = binary.LittleEndian.AppendUint64(b, r.shape)
 	b = appendVarint(b, r.clock)
 	var err error
+	for _, w := range r.windows {
+		if b, err = w.win.appendState(b); err != nil {
+			return nil, fmt.Errorf("engine: snapshot of %s: %w", w.label(), err)
+		}
+	}
 	for _, q := range r.queries {
 		if q.win != nil {
 			if b, err = q.win.appendState(b); err != nil {
-				return nil, fmt.Errorf("engine: snapshot of query %s: %w", q.label(), err)
+				return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
 			}
 		}
 		if b, err = q.sel.appendState(b); err != nil {
-			return nil, fmt.Errorf("engine: snapshot of query %s: %w", q.label(), err)
+			return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
 		}
 	}
 	return b, nil
@@ -64,6 +69,14 @@ func (r *Runtime) Restore(state []byte) error {
 	}
 	d := &decoder{b: state[len(snapshotMagic)+8:]}
 	clock := d.varint()
+	for _, w := range fresh.windows {
+		if d.err != nil {
+			break
+		}
+		if err := w.win.readState(d); err != nil {
+			return err
+		}
+	}
 	for _, q := range fresh.queries {
 		if d.err != nil {
 			break
@@ -83,13 +96,29 @@ func (r *Runtime) Restore(state []byte) error {
 	if len(d.b) != 0 {
 		return errCorrupt("trailing bytes")
 	}
+	for i, w := range r.windows {
+		w.win = fresh.windows[i].win
+		rebind(w.win, r)
+	}
 	for i, q := range r.queries {
 		f := fresh.queries[i]
 		q.win = f.win
+		rebind(q.win, r)
 		q.sel.single, q.sel.groups = f.sel.single, f.sel.groups
 	}
 	r.clock = clock
 	return nil
+}
+
+// rebind points a window restored from a fresh plan at the runtime it now
+// belongs to.
+func rebind(w window, r *Runtime) {
+	switch w := w.(type) {
+	case *expressionWindow:
+		w.src.rebind(r)
+	case *expressionBatchWindow:
+		w.src.rebind(r)
+	}
 }
 
 func (s *selector) appendState(b []byte) ([]byte, error) {
@@ -117,9 +146,14 @@ func (s *selector) appendState(b []byte) ([]byte, error) {
 }
 
 func (s *selector) appendGroup(b []byte, g *group) ([]byte, error) {
+	return appendAggStates(b, g.states)
+}
+
+// appendAggStates writes the states of a list of aggregators.
+func appendAggStates(b []byte, states []aggState) ([]byte, error) {
 	var err error
-	for i := range s.aggs {
-		st := &g.states[i]
+	for i := range states {
+		st := &states[i]
 		b = appendVarint(b, st.n)
 		b = appendVarint(b, st.i)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.f))
@@ -169,8 +203,13 @@ func (s *selector) readState(d *decoder) error {
 }
 
 func (s *selector) readGroup(d *decoder, g *group) error {
-	for i := range s.aggs {
-		st := &g.states[i]
+	return readAggStates(d, g.states)
+}
+
+// readAggStates reads what appendAggStates wrote into states.
+func readAggStates(d *decoder, states []aggState) error {
+	for i := range states {
+		st := &states[i]
 		st.n = d.varint()
 		st.i = d.varint()
 		st.f = math.Float64frombits(d.uint64())
