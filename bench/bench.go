@@ -83,9 +83,9 @@ func (p Phase) String() string {
 // Progress reports a run entering a phase.
 type Progress struct {
 	Query    string
-	Run      int           // 1-based
-	Runs     int           // of the query
-	Phase    Phase         //
+	Run      int // 1-based
+	Runs     int // of the query
+	Phase    Phase
 	Duration time.Duration // planned length of WarmingUp and Measuring
 	Events   int           // pool size, for BuildingPool
 	Result   RunResult     // for Done
