@@ -354,6 +354,10 @@ func TestRunScenarioSkipsWithoutPostgres(t *testing.T) {
 	if !strings.Contains(rep.Skipped, "unreachable") {
 		t.Fatalf("report %+v, want skipped as unreachable", rep)
 	}
+	k, _ := Lookup("kill9-active")
+	if rep := RunScenario(context.Background(), Options{Binary: "/bin/false", CoordPostgres: true}, k); rep.Skipped == "" {
+		t.Fatalf("kill9-active on PostgreSQL without a DSN: %+v, want skipped", rep)
+	}
 }
 
 // TestRunScenarioFailsCleanly runs a scenario with a binary that exits at

@@ -87,9 +87,9 @@ func WriteMarkdown(w io.Writer, reps []Report, opt Options) error {
 	b.WriteString("# Tandem chaos report\n\n")
 	fmt.Fprintf(&b, "Run %s with `%s`. Settings: %d fault(s) per scenario, load %d events/s in batches of %d, "+
 		"%v of load before the first fault, gaps of %v to %v between faults, %v after the last, outages of %v, "+
-		"coordination heartbeat %s and lease %s, checkpoint interval %v (kill9-active: 250ms), replication mode %s.\n\n",
+		"coordination through %s with heartbeat %s and lease %s, checkpoint interval %v (kill9-active: 250ms), replication mode %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), opt.Binary, opt.Repeat, opt.Rate, opt.Batch,
-		opt.Before, opt.Gap/2, opt.Gap*3/2, opt.After, opt.Outage, orDefault(opt.Heartbeat, "500ms"),
+		opt.Before, opt.Gap/2, opt.Gap*3/2, opt.After, opt.Outage, coordName(opt), orDefault(opt.Heartbeat, "500ms"),
 		orDefault(opt.Lease, "2s"), opt.CheckpointInterval, orText(opt.Mode, "warm"))
 	b.WriteString("Each scenario runs a fresh pair under load and compares what the sink received with a " +
 		"single-node reference run of the same input. *Lost* must be 0, *wrong* (outputs that differ from the " +
@@ -154,6 +154,13 @@ func orDefault(d time.Duration, def string) string {
 		return def
 	}
 	return d.String()
+}
+
+func coordName(opt Options) string {
+	if opt.CoordPostgres {
+		return "PostgreSQL"
+	}
+	return "SQLite (coord-down: PostgreSQL)"
 }
 
 func orText(s, def string) string {

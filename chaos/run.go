@@ -40,6 +40,9 @@ type Options struct {
 	// Postgres is the DSN (a postgres:// URL) of the PostgreSQL that
 	// coord-down coordinates through; empty or unreachable skips it.
 	Postgres string
+	// CoordPostgres makes every scenario coordinate through Postgres instead
+	// of an SQLite file; without a reachable Postgres they are all skipped.
+	CoordPostgres bool
 	// Seed makes the random moments repeatable; 0 takes one from the clock.
 	// Reports give the seed used.
 	Seed uint64
@@ -210,7 +213,8 @@ func RunScenario(ctx context.Context, opt Options, s Scenario) (rep Report) {
 			fmt.Fprintf(opt.Progress, "[%s %6.1fs] %s\n", s.Name, time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 		}
 	}
-	if s.Postgres {
+	pg := s.Postgres || opt.CoordPostgres
+	if pg {
 		if opt.Postgres == "" {
 			rep.Skipped = "needs PostgreSQL: no DSN given"
 			return rep
@@ -250,7 +254,7 @@ func RunScenario(ctx context.Context, opt Options, s Scenario) (rep Report) {
 	defer cancel()
 	cfg := ClusterConfig{Binary: opt.Binary, Dir: dir, Heartbeat: opt.Heartbeat, Lease: opt.Lease,
 		CheckpointInterval: opt.CheckpointInterval, Mode: opt.Mode, Logf: logf}
-	if s.Postgres {
+	if pg {
 		cfg.Postgres = opt.Postgres
 	}
 	if s.setup != nil {

@@ -50,6 +50,7 @@ func cmdChaos(args []string, stdout, stderr io.Writer) int {
 	outage := fs.Duration("outage", 3*time.Second, "how long the store, the link or the sink stays down")
 	heartbeat := fs.Duration("heartbeat", 0, "coordination.heartbeat of the nodes (default: the node's, 500ms)")
 	lease := fs.Duration("lease", 0, "coordination.lease of the nodes (default: the node's, 2s)")
+	coordType := fs.String("coord", "sqlite", "coordination store of every scenario: sqlite, or postgres (needs --postgres); coord-down always uses PostgreSQL")
 	mode := fs.String("mode", "", "replication.mode of the nodes: warm or hot (default: the node's, warm)")
 	checkpoint := fs.Duration("checkpoint-interval", time.Second, "checkpoint.interval (kill9-active always uses 250ms)")
 	postgres := fs.String("postgres", os.Getenv("TANDEM_TEST_POSTGRES"),
@@ -108,6 +109,14 @@ with p50/p99. Exits 1 if a scenario failed.`)
 		fmt.Fprintf(stderr, "tandem chaos: --mode %q: want warm or hot\n", *mode)
 		return 2
 	}
+	if *coordType != "sqlite" && *coordType != "postgres" {
+		fmt.Fprintf(stderr, "tandem chaos: --coord %q: want sqlite or postgres\n", *coordType)
+		return 2
+	}
+	if *coordType == "postgres" && *postgres == "" {
+		fmt.Fprintln(stderr, "tandem chaos: --coord postgres needs --postgres DSN")
+		return 2
+	}
 	if *binary == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -118,7 +127,8 @@ with p50/p99. Exits 1 if a scenario failed.`)
 	}
 	opt := chaos.Options{Binary: *binary, Dir: *dir, Keep: *keep, Repeat: *repeat, Rate: *rate, Before: *before,
 		Gap: *gap, After: *after, Outage: *outage, Heartbeat: *heartbeat, Lease: *lease,
-		CheckpointInterval: *checkpoint, Mode: *mode, Postgres: *postgres, Seed: *seed}
+		CheckpointInterval: *checkpoint, Mode: *mode, Postgres: *postgres,
+		CoordPostgres: *coordType == "postgres", Seed: *seed}
 	if !*quiet {
 		opt.Progress = stderr
 	}

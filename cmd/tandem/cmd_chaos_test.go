@@ -24,6 +24,8 @@ func TestChaosFlags(t *testing.T) {
 		{args: []string{"--outage", "0s"}, code: 2, err: "must be positive"},
 		{args: []string{"--lease", "-1s"}, code: 2, err: "must not be negative"},
 		{args: []string{"--mode", "lukewarm"}, code: 2, err: "want warm or hot"},
+		{args: []string{"--coord", "etcd"}, code: 2, err: "want sqlite or postgres"},
+		{args: []string{"--coord", "postgres", "--postgres", ""}, code: 2, err: "needs --postgres"},
 		{args: []string{"--no-such-flag"}, code: 2, err: "no-such-flag"},
 		{args: []string{"-h"}, code: 2, err: "Usage: tandem chaos"},
 	}
