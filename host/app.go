@@ -498,6 +498,10 @@ func (a *App) setupSlots(eng Engine, st *appState) {
 	a.slots = nil
 	for _, spec := range a.cfg.Sinks {
 		slot := &sinkSlot{spec: spec, ordinal: st.Ordinals[spec.ID]}
+		for _, o := range st.Pending[spec.ID] {
+			o.ID = a.outputID(spec.ID, o.Ordinal)
+			slot.pending = append(slot.pending, o)
+		}
 		a.slots = append(a.slots, slot)
 		if _, seen := a.bySink[spec.Stream]; !seen {
 			stream := spec.Stream
@@ -549,13 +553,18 @@ func (a *App) collect(stream string, events []event.Event) {
 			data := make([]event.Value, len(ev.Data))
 			copy(data, ev.Data)
 			s.pending = append(s.pending, sink.Output{
-				ID:      a.cfg.Name + "/" + s.spec.ID + "/" + strconv.FormatUint(s.ordinal, 10),
+				ID:      a.outputID(s.spec.ID, s.ordinal),
 				Ordinal: s.ordinal,
 				Epoch:   a.epoch,
 				Event:   event.Event{Timestamp: ev.Timestamp, Data: data, Expired: ev.Expired},
 			})
 		}
 	}
+}
+
+// outputID is the deterministic id of a sink's n-th output: app/sink/n.
+func (a *App) outputID(sinkID string, n uint64) string {
+	return a.cfg.Name + "/" + sinkID + "/" + strconv.FormatUint(n, 10)
 }
 
 // Ingest logs a batch of events for stream and waits until it is committed.
@@ -883,9 +892,31 @@ func (a *App) snapshot() snapshotResult {
 	}
 	for _, s := range a.slots {
 		st.Ordinals[s.spec.ID] = s.ordinal
+		if held := s.unpublished(); len(held) > 0 {
+			if st.Pending == nil {
+				st.Pending = map[string][]sink.Output{}
+			}
+			st.Pending[s.spec.ID] = held
+		}
 	}
 	st.Keys, st.KeyLSNs = a.keys.upTo(a.applied)
-	return snapshotResult{lsn: a.applied, state: st.marshal()}
+	b, err := st.marshal()
+	if err != nil {
+		return snapshotResult{err: fmt.Errorf("app %s: snapshot: %w", a.cfg.Name, err)}
+	}
+	return snapshotResult{lsn: a.applied, state: b}
+}
+
+// unpublished returns the outputs produced but not yet published: the
+// publisher's queue, or a hot standby's held outputs (apply goroutine only).
+func (s *sinkSlot) unpublished() []sink.Output {
+	out := append([]sink.Output(nil), s.pending...)
+	if s.pub != nil {
+		s.pub.mu.Lock()
+		out = append(out, s.pub.queue...)
+		s.pub.mu.Unlock()
+	}
+	return out
 }
 
 // Snapshot returns the app's full state at its applied LSN (active only).

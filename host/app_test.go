@@ -282,7 +282,11 @@ func testFailover(t *testing.T, hot bool) {
 func TestStateRoundTrip(t *testing.T) {
 	in := appState{LSN: 42, LastTs: 1234, Ordinals: map[string]uint64{"O/0": 7}, Keys: []string{"a", "b"},
 		KeyLSNs: []uint64{3, 9}, Engine: []byte{1, 2, 3}}
-	out, err := unmarshalState(in.marshal())
+	enc, err := in.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := unmarshalState(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +294,15 @@ func TestStateRoundTrip(t *testing.T) {
 		out.KeyLSNs[1] != 9 || string(out.Engine) != "\x01\x02\x03" {
 		t.Fatalf("round trip = %+v", out)
 	}
-	b := in.marshal()
+	in.Pending = map[string][]sink.Output{"O/0": {{Ordinal: 8, Epoch: 2, Event: event.Event{Timestamp: 5, Data: []event.Value{event.LongValue(3)}}}}}
+	b, err := in.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := unmarshalState(b)
+	if err != nil || len(got.Pending["O/0"]) != 1 || got.Pending["O/0"][0].Ordinal != 8 || got.Pending["O/0"][0].Event.Data[0].Int() != 3 {
+		t.Fatalf("pending outputs round trip: %+v %v", got, err)
+	}
 	for i := 0; i < len(b); i++ {
 		if _, err := unmarshalState(b[:i]); err == nil {
 			t.Fatalf("truncated state (%d of %d bytes) accepted", i, len(b))
@@ -299,7 +311,9 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 func FuzzUnmarshalState(f *testing.F) {
-	f.Add((&appState{LSN: 1, Ordinals: map[string]uint64{"x": 1}, Keys: []string{"k"}, KeyLSNs: []uint64{1}}).marshal())
+	seed, _ := (&appState{LSN: 1, Ordinals: map[string]uint64{"x": 1}, Keys: []string{"k"}, KeyLSNs: []uint64{1},
+		Pending: map[string][]sink.Output{"x": {{Ordinal: 2, Event: event.Event{Data: []event.Value{event.StringValue("s")}}}}}}).marshal()
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := unmarshalState(b)
 		if err == nil && len(s.Keys) != len(s.KeyLSNs) {
@@ -380,6 +394,66 @@ func TestDigests(t *testing.T) {
 			}
 			if skew != 0 && diverged == 0 {
 				t.Fatalf("divergence not detected over %d digests", digests)
+			}
+		})
+	}
+}
+
+// downSink fails every publish, like a downstream system that is down.
+type downSink struct{}
+
+func (downSink) Publish(context.Context, []sink.Output) error { return errors.New("503") }
+func (downSink) Close() error                                { return nil }
+
+// TestUnpublishedOutputsTravelWithCheckpoints: the sink is down, so outputs
+// pile up unpublished; a checkpoint lets a (warm) passive drop the entries
+// that produced them; after a failover the new active must still publish
+// them all. (A hot standby applies the entries itself and holds the outputs.)
+func TestUnpublishedOutputsTravelWithCheckpoints(t *testing.T) {
+	for _, hot := range []bool{false} {
+		t.Run(fmt.Sprintf("hot=%v", hot), func(t *testing.T) {
+			ctx := context.Background()
+			good := &memSink{}
+			active := New(Config{Name: "t", Hash: "h1", SyncAck: true, Store: &memStore{},
+				NewEngine: func() (Engine, error) { return &countEngine{}, nil },
+				Sinks:     []SinkSpec{{ID: "Out/0", Stream: "Out", Open: func() (sink.Sink, error) { return downSink{}, nil }}}})
+			passive := newTestApp(t, good, &memStore{}, true)
+			passive.cfg.HotStandby = hot
+			active.cfg.OnCheckpoint = func(m persist.Manifest, st []byte) {
+				if _, err := passive.StoreCheckpoint(ctx, m, st); err != nil {
+					t.Error(err)
+				}
+			}
+			if err := active.Promote(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			lsn, st, err := active.AttachPeer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := passive.InstallSnapshot(lsn, st, 1); err != nil {
+				t.Fatal(err)
+			}
+			active.DetachPeer() // entries reach the passive only through the checkpoint here
+			for i := int64(1); i <= 10; i++ {
+				if err := active.Ingest(ctx, "In", row(i), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "10 outputs queued", func() bool { return active.Status().SinkQueued["Out/0"] == 10 })
+			if _, err := active.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			active.Stop()
+			if err := passive.Promote(ctx, 2); err != nil {
+				t.Fatal(err)
+			}
+			defer passive.Stop()
+			waitFor(t, "10 outputs published by the new active", func() bool { return len(good.snapshot()) == 10 })
+			for i, o := range good.snapshot() {
+				if o.Ordinal != uint64(i+1) || o.ID != fmt.Sprintf("t/Out/0/%d", i+1) || o.Epoch != 2 {
+					t.Fatalf("output %d: %+v", i, o)
+				}
 			}
 		})
 	}
