@@ -487,3 +487,71 @@ func TestStartUnreachable(t *testing.T) {
 		t.Errorf("Stop of a source that did not start: %v", err)
 	}
 }
+
+// BenchmarkConsume measures messages per second from a QoS 1 publisher
+// through the broker and the source into an Ingester that takes each batch
+// at once. The broker keeps at most its in-flight limit (Mosquitto: 20) of
+// unacknowledged messages on the way to the source.
+func BenchmarkConsume(b *testing.B) {
+	id := needBroker(b)
+	topic := id + "/bench"
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID(id + "-pub"))
+	if tok := pub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		b.Fatalf("publisher connect: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	publish := func(n int) {
+		var toks []mqtt.Token
+		for i := range n {
+			toks = append(toks, pub.Publish(topic, 1, false, `{"id":"x","v":1,"n":1,"ok":true}`))
+			if len(toks) == 100 || i == n-1 {
+				for _, t := range toks {
+					if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
+						b.Fatalf("publish: %v", t.Error())
+					}
+				}
+				toks = toks[:0]
+			}
+		}
+	}
+	var mu sync.Mutex
+	n, want := 0, -1
+	done := make(chan struct{})
+	ing := &fakeIngester{hook: func(context.Context, [][]event.Value) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == want {
+			close(done)
+		}
+		return nil
+	}}
+	s := newSource(b, ing, map[string]string{"topic": topic, "client.id": id, "clean.session": "true"})
+	defer stop(b, s, 5*time.Second)
+	// Wait for the subscription.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		publish(1)
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		got := n
+		mu.Unlock()
+		if got > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("never subscribed")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	want = n + b.N
+	mu.Unlock()
+	b.ResetTimer()
+	publish(b.N)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		b.Fatal("consuming timed out")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

@@ -515,3 +515,53 @@ func TestStartWithoutStream(t *testing.T) {
 		t.Errorf("key %q", k)
 	}
 }
+
+// BenchmarkConsume measures messages per second from a stream into an
+// Ingester that takes each batch at once ("instant") or after 100µs, about a
+// replication round trip with ack: sync ("commit100us").
+func BenchmarkConsume(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		delay time.Duration
+	}{{"instant", 0}, {"commit100us", 100 * time.Microsecond}} {
+		b.Run(c.name, func(b *testing.B) {
+			js, stream, prefix := jetStream(b)
+			for i := 0; i < b.N; i++ {
+				if _, err := js.PublishAsync(prefix+".x", []byte(`{"sym":"S","n":1}`)); err != nil {
+					b.Fatal(err)
+				}
+				if i%1000 == 999 || i == b.N-1 {
+					select {
+					case <-js.PublishAsyncComplete():
+					case <-time.After(time.Minute):
+						b.Fatal("publishing timed out")
+					}
+				}
+			}
+			var mu sync.Mutex
+			n := 0
+			done := make(chan struct{})
+			ing := &fakeIngester{hook: func(context.Context, string) error {
+				if c.delay > 0 {
+					time.Sleep(c.delay)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if n++; n == b.N {
+					close(done)
+				}
+				return nil
+			}}
+			b.ResetTimer()
+			s := newSource(b, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "bench", "buffer.size": "256"})
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatal("consuming timed out")
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			_ = stop(b, s, 5*time.Second)
+		})
+	}
+}
