@@ -209,12 +209,13 @@ func (n *Node) Run(ctx context.Context) error {
 		var actions []Action
 		if now := n.now(); now-lastBeat >= hb {
 			lastBeat = now
+			// The renewal goes first: a slow heartbeat must not eat into the lease.
+			if n.machine().Role() == Active {
+				actions = append(actions, n.renew(ctx)...)
+			}
 			if err := n.heartbeat(ctx); errors.Is(err, coord.ErrGroupFull) {
 				n.shutdown()
 				return fmt.Errorf("node %s cannot join group %q: %w", n.cfg.Node.ID, n.cfg.Node.Group, err)
-			}
-			if n.machine().Role() == Active {
-				actions = append(actions, n.renew(ctx)...)
 			}
 			n.reconcile(ctx)
 		}

@@ -50,7 +50,7 @@ func startNode(t testing.TB, dir, id, appFile string, tune ...func(*Config)) *te
 	cfg := &Config{DataDir: filepath.Join(dir, id), Apps: []string{appFile}}
 	cfg.Node.ID, cfg.Node.Group, cfg.Node.API = id, "test", freeAddr(t)
 	cfg.Coordination = CoordinationConfig{Type: "sqlite", Path: filepath.Join(dir, "cluster.db"),
-		Heartbeat: 200 * time.Millisecond, Lease: time.Second}
+		Heartbeat: 250 * time.Millisecond, Lease: 2 * time.Second}
 	cfg.Replication = ReplicationConfig{Listen: freeAddr(t), Secret: "s"}
 	cfg.Checkpoint.Interval = 200 * time.Millisecond
 	cfg.Sources.HTTPListen = freeAddr(t)
@@ -120,6 +120,10 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// waitLimit bounds every wait: generous, because CI runs these tests under
+// -race beside the rest of the suite on two cores.
+const waitLimit = 20 * time.Second
+
 func waitUntil(t testing.TB, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -180,12 +184,12 @@ func testPairHandover(t *testing.T, setMode func(*Config)) {
 	a := startNode(t, dir, "a", appFile, setMode)
 	waitActive(t, a)
 	b := startNode(t, dir, "b", appFile, setMode)
-	waitUntil(t, "b synced", 5*time.Second, func() bool {
+	waitUntil(t, "b synced", waitLimit, func() bool {
 		p := a.n.Status().Peer
 		return p != nil && p.Synced
 	})
 	send(t, a.cfg.Sources.HTTPListen, 0, 30)
-	waitUntil(t, "a checkpoint shipped to b", 5*time.Second, func() bool {
+	waitUntil(t, "a checkpoint shipped to b", waitLimit, func() bool {
 		st := b.n.Status()
 		return len(st.Apps) == 1 && st.Apps[0].LastCheckpoint != nil && st.Apps[0].LastCheckpoint.LSN > 0
 	})
@@ -199,14 +203,14 @@ func testPairHandover(t *testing.T, setMode func(*Config)) {
 	if st := a.n.Status(); st.Role != "passive" {
 		t.Fatalf("a is %s after handing over", st.Role)
 	}
-	waitUntil(t, "a synced as b's passive", 5*time.Second, func() bool {
+	waitUntil(t, "a synced as b's passive", waitLimit, func() bool {
 		p := b.n.Status().Peer
 		return p != nil && p.Synced && p.Node == "a"
 	})
 	send(t, b.cfg.Sources.HTTPListen, 30, 30)
 	// The first 30 keys are already logged: resending them changes nothing.
 	send(t, b.cfg.Sources.HTTPListen, 0, 30)
-	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.units[0].app.Idle() })
+	waitUntil(t, "b idle", waitLimit, func() bool { return b.n.units[0].app.Idle() })
 	b.stop()
 	a.stop()
 	checkSequence(t, out, 60)
@@ -238,7 +242,7 @@ func TestChangedAppNeedsClearedState(t *testing.T) {
 	}
 	a = startNode(t, dir, "a", appFile, func(c *Config) { c.Node.API = a.cfg.Node.API })
 	waitActive(t, a)
-	waitUntil(t, "the app inactive because of the version change", 5*time.Second, func() bool {
+	waitUntil(t, "the app inactive because of the version change", waitLimit, func() bool {
 		return strings.Contains(a.n.Status().Apps[0].Inactive, "different version")
 	})
 	api := "http://" + a.cfg.Node.API
@@ -338,7 +342,7 @@ func TestAppMissingOnActive(t *testing.T) {
 	waitActive(t, a)
 	b := startNode(t, dir, "b", common, fast, func(c *Config) { c.Apps = append(c.Apps, extra) })
 	_ = b
-	waitUntil(t, "Extra inactive on b", 10*time.Second, func() bool {
+	waitUntil(t, "Extra inactive on b", waitLimit, func() bool {
 		for _, app := range b.n.Status().Apps {
 			if app.Name == "Extra" {
 				return strings.Contains(app.Inactive, "no state from the active a after 3 tries")
@@ -351,7 +355,7 @@ func TestAppMissingOnActive(t *testing.T) {
 			t.Fatalf("Common is inactive on b: %s", app.Inactive)
 		}
 	}
-	waitUntil(t, "b synced for Common", 5*time.Second, func() bool {
+	waitUntil(t, "b synced for Common", waitLimit, func() bool {
 		p := a.n.Status().Peer
 		return p != nil && p.Synced
 	})
@@ -369,7 +373,7 @@ func TestDeployThroughAPI(t *testing.T) {
 	a := startNode(t, dir, "a", base)
 	waitActive(t, a)
 	b := startNode(t, dir, "b", base)
-	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+	waitUntil(t, "b synced", waitLimit, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
 
 	post := func(node *testNode, body string) (int, string) {
 		resp, err := http.Post("http://"+node.cfg.Node.API+"/api/v1/apps", "text/plain", strings.NewReader(body))
@@ -397,8 +401,8 @@ func TestDeployThroughAPI(t *testing.T) {
 		}
 		return false
 	}
-	waitUntil(t, "Dyn active on a", 5*time.Second, func() bool { return hasApp(a, "active") })
-	waitUntil(t, "Dyn passive on b", 5*time.Second, func() bool { return hasApp(b, "passive") })
+	waitUntil(t, "Dyn active on a", waitLimit, func() bool { return hasApp(a, "active") })
+	waitUntil(t, "Dyn passive on b", waitLimit, func() bool { return hasApp(b, "passive") })
 	var dyn *unit
 	for _, u := range a.n.unitList() {
 		if u.plan.Name == "Dyn" {
@@ -408,7 +412,7 @@ func TestDeployThroughAPI(t *testing.T) {
 	if err := dyn.app.Ingest(context.Background(), "In", [][]event.Value{{event.IntValue(21)}}, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b holds Dyn's entry", 5*time.Second, func() bool {
+	waitUntil(t, "b holds Dyn's entry", waitLimit, func() bool {
 		for _, st := range b.n.Status().Apps {
 			if st.Name == "Dyn" && st.LastLSN >= 1 {
 				return true
@@ -421,7 +425,7 @@ func TestDeployThroughAPI(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("undeploy: %v %v", resp.StatusCode, err)
 	}
-	waitUntil(t, "Dyn gone from both", 5*time.Second, func() bool { return !hasApp(a, "active") && !hasApp(b, "passive") })
+	waitUntil(t, "Dyn gone from both", waitLimit, func() bool { return !hasApp(a, "active") && !hasApp(b, "passive") })
 }
 
 // TestStoreBasedSync: with liveSync off and a checkpoint store both nodes
@@ -446,7 +450,7 @@ func TestStoreBasedSync(t *testing.T) {
 	send(t, a.cfg.Sources.HTTPListen, 20, 10)
 
 	b := startNode(t, dir, "b", appFile, storeSync)
-	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+	waitUntil(t, "b synced", waitLimit, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
 	if got := a.n.resumes.Load(); got != 1 {
 		t.Fatalf("active resumed %d passives, want 1", got)
 	}
@@ -457,7 +461,7 @@ func TestStoreBasedSync(t *testing.T) {
 
 	// A dropped link: the passive reconnects and resumes where it stood.
 	b.n.resync()
-	waitUntil(t, "b resumed", 5*time.Second, func() bool {
+	waitUntil(t, "b resumed", waitLimit, func() bool {
 		p := a.n.Status().Peer
 		return a.n.resumes.Load() == 2 && p != nil && p.Synced
 	})
@@ -471,7 +475,7 @@ func TestStoreBasedSync(t *testing.T) {
 	}
 	waitActive(t, b)
 	send(t, b.cfg.Sources.HTTPListen, 50, 10)
-	waitUntil(t, "b idle", 5*time.Second, func() bool { return b.n.unitList()[0].app.Idle() })
+	waitUntil(t, "b idle", waitLimit, func() bool { return b.n.unitList()[0].app.Idle() })
 	b.stop()
 	a.stop()
 	checkSequence(t, out, 60)
@@ -530,7 +534,7 @@ func TestThirdNodeRefused(t *testing.T) {
 	a := startNode(t, dir, "a", appFile)
 	waitActive(t, a)
 	b := startNode(t, dir, "b", appFile)
-	waitUntil(t, "b synced", 5*time.Second, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
+	waitUntil(t, "b synced", waitLimit, func() bool { p := a.n.Status().Peer; return p != nil && p.Synced })
 	c := startNode(t, dir, "c", appFile)
 	select {
 	case err := <-c.done:
@@ -539,7 +543,7 @@ func TestThirdNodeRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "cannot join group") {
 			t.Fatalf("third node stopped with %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("third node still running")
 	}
 	if st := a.n.Status(); st.Role != "active" || st.Peer == nil || st.Peer.Node != "b" {
@@ -552,7 +556,7 @@ func TestThirdNodeRefused(t *testing.T) {
 // each of its apps.
 func waitActive(t testing.TB, tn *testNode) {
 	t.Helper()
-	waitUntil(t, tn.cfg.Node.ID+" active", 5*time.Second, func() bool {
+	waitUntil(t, tn.cfg.Node.ID+" active", waitLimit, func() bool {
 		st := tn.n.Status()
 		if st.Role != "active" {
 			return false
