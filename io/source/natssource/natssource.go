@@ -9,11 +9,12 @@
 // consumer with explicit acknowledgement. Each message is one JSON body (an
 // event or an array of events, see package jsonmap) and is handed to the
 // app's Ingester on its own; the message is acknowledged only after Ingest
-// returns nil, so with replication ack: sync both nodes hold it by then. A
-// message whose Ingest fails is retried in place, in order, while the source
-// keeps the broker from redelivering it (it reports the message in progress).
-// A message that does not decode is terminated (JetStream will not deliver it
-// again) and logged: it could never be taken.
+// returns nil, so with replication ack: sync both nodes hold it by then.
+// While Ingest blocks (the app pushing back) the source reports the message
+// in progress, so the broker does not deliver it again; a message whose
+// Ingest fails is retried in place, in order. A message that does not decode
+// is terminated (JetStream will not deliver it again) and logged: it could
+// never be taken.
 //
 // Both nodes of a pair use the same durable consumer, so the broker keeps the
 // position: the new active continues after the last acknowledged message. A
@@ -400,31 +401,20 @@ func (s *Source) handle(ctx context.Context, msg jetstream.Msg, stopping chan st
 }
 
 // ingest hands rows to the app, retrying until it takes them or the source
-// stops; meanwhile it keeps telling the broker the message is in progress,
-// so a slow app (pushing back) does not cause a redelivery. It reports
-// whether the app took the rows; if not, the message has been given back.
+// stops. It reports whether the app took the rows; if not, the message is
+// kept for Stop to give back.
+//
+// While an Ingest call is in flight (the app pushing back) the broker is
+// told the message is in progress, so it is not delivered again meanwhile.
+// Between retries it is not: if the app keeps refusing it (this node is no
+// longer active, say), the broker delivers it again after ack.wait, to
+// whichever node pulls, and its key makes the app drop the second copy.
 func (s *Source) ingest(ctx context.Context, msg jetstream.Msg, rows [][]event.Value, key string, stopping chan struct{}) bool {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(s.ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	})
-	defer func() {
-		close(quit)
-		wg.Wait()
-	}()
 	backoff := retryMin
 	for {
+		done := inProgress(msg, s.ackWait/3)
 		err := s.ing.Ingest(ctx, s.stream, rows, key)
+		done()
 		if err == nil {
 			return true
 		}
@@ -438,6 +428,31 @@ func (s *Source) ingest(ctx context.Context, msg jetstream.Msg, rows [][]event.V
 			return false
 		}
 		backoff = min(2*backoff, retryMax)
+	}
+}
+
+// inProgress tells the broker every interval that msg is being worked on,
+// until the returned function is called.
+func inProgress(msg jetstream.Msg, every time.Duration) (done func()) {
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		_ = msg.InProgress()
+		t.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 

@@ -490,6 +490,32 @@ func TestIngestRetried(t *testing.T) {
 	waitFor(t, "the ack floor at 2", func() bool { return consumerInfo(t, js, stream, "r").AckFloor.Stream == 2 })
 }
 
+// TestSlowIngest: while the app pushes back for longer than ack.wait, the
+// source keeps the message in progress, so the broker does not deliver it
+// again.
+func TestSlowIngest(t *testing.T) {
+	js, stream, prefix := jetStream(t)
+	publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
+	ing := &fakeIngester{hook: func(ctx context.Context, _ string) error {
+		select {
+		case <-time.After(2500 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	s := newSource(t, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "slow", "ack.wait": "1"})
+	defer stop(t, s, 5*time.Second)
+	waitFor(t, "the batch", func() bool { return len(ing.Calls()) == 1 })
+	waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "slow").AckFloor.Stream == 1 })
+	if info := consumerInfo(t, js, stream, "slow"); info.NumRedelivered != 0 {
+		t.Errorf("%d redeliveries", info.NumRedelivered)
+	}
+	if tried := ing.Tried(); len(tried) != 1 {
+		t.Errorf("Ingest called %d times: %v", len(tried), tried)
+	}
+}
+
 // TestStartWithoutStream: a source whose stream does not exist yet starts,
 // retries in the background and consumes once the stream is there.
 func TestStartWithoutStream(t *testing.T) {
