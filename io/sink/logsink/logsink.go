@@ -102,6 +102,9 @@ func (s *Sink) Publish(ctx context.Context, outs []sink.Output) error {
 	}
 	var buf []byte
 	for _, out := range outs {
+		if err := sink.Check(ctx); err != nil {
+			return fmt.Errorf("log sink: output %s: %w", out.ID, err)
+		}
 		attrs := []slog.Attr{slog.String("id", out.ID), slog.Int64("timestamp", out.Event.Timestamp)}
 		if s.enc != nil {
 			var err error

@@ -198,6 +198,9 @@ func (s *Sink) publish(ctx context.Context, outs []sink.Output) error {
 		if err != nil {
 			return fmt.Errorf("mqtt sink: output %s: %w", out.ID, err)
 		}
+		if err := sink.Check(ctx); err != nil { // fenced: a successor may be publishing
+			return fmt.Errorf("mqtt sink: output %s: %w", out.ID, err)
+		}
 		tokens[i] = s.client.Publish(s.topic, s.broker.QoS, s.retain, body)
 	}
 	for i := max(len(outs)-s.inflight, 0); i < len(outs); i++ {

@@ -199,6 +199,9 @@ func (s *Sink) publish(ctx context.Context, outs []sink.Output) error {
 		if err != nil {
 			return fmt.Errorf("nats sink: output %s: %w", out.ID, err)
 		}
+		if err := sink.Check(ctx); err != nil { // fenced: a successor may be publishing
+			return fmt.Errorf("nats sink: output %s: %w", out.ID, err)
+		}
 		msg := &nats.Msg{Subject: s.subject, Data: body, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{out.ID},
 			EpochHeader:           []string{strconv.FormatUint(out.Epoch, 10)},
