@@ -570,6 +570,23 @@ func (a *App) outputID(sinkID string, n uint64) string {
 // Ingest logs a batch of events for stream and waits until it is committed.
 // It implements source.Ingester.
 func (a *App) Ingest(ctx context.Context, stream string, rows [][]event.Value, key string) error {
+	return a.ingest(ctx, stream, rows, key, nil)
+}
+
+// IngestKeyed logs rows that each carry their own idempotency key (keys[i]
+// for rows[i], "" for none), as broker sources deliver them: rows whose key
+// was already logged are dropped, the rest are logged together, and it
+// returns once all of them are committed. It implements source.KeyedIngester.
+func (a *App) IngestKeyed(ctx context.Context, stream string, rows [][]event.Value, keys []string) error {
+	if len(keys) != len(rows) {
+		return fmt.Errorf("app %s: %d rows with %d keys", a.cfg.Name, len(rows), len(keys))
+	}
+	return a.ingest(ctx, stream, rows, "", keys)
+}
+
+// ingest logs rows under one batch key (on the last row), or with a key per
+// row, and waits until they are committed.
+func (a *App) ingest(ctx context.Context, stream string, rows [][]event.Value, key string, keys []string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -583,6 +600,15 @@ func (a *App) Ingest(ctx context.Context, stream string, rows [][]event.Value, k
 		}
 	}
 	offs = append(offs, len(buf))
+	rowKey := func(i int) string {
+		if keys != nil {
+			return keys[i]
+		}
+		if i == len(rows)-1 {
+			return key
+		}
+		return ""
+	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -608,17 +634,20 @@ func (a *App) Ingest(ctx context.Context, stream string, rows [][]event.Value, k
 	}
 	ts := max(a.cfg.Now().UnixMilli(), a.lastTs)
 	a.lastTs = ts
+	var target uint64
 	for i := range rows {
-		e := Entry{LSN: a.wal.last() + 1, Kind: EventEntry, Stream: stream, Timestamp: ts,
-			Payload: buf[offs[i]:offs[i+1]:offs[i+1]]}
-		if i == len(rows)-1 {
-			e.Key = key
+		k := rowKey(i)
+		if keys != nil && k != "" && a.keys.has(k) {
+			target = max(target, a.keys.lsn[k]) // a redelivery: already logged
+			continue
 		}
+		e := Entry{LSN: a.wal.last() + 1, Kind: EventEntry, Stream: stream, Timestamp: ts,
+			Payload: buf[offs[i]:offs[i+1]:offs[i+1]], Key: k}
 		_ = a.wal.append(e) // LSN is last+1 by construction
-	}
-	target := a.wal.last()
-	if key != "" {
-		a.keys.add(key, target)
+		target = e.LSN
+		if k != "" {
+			a.keys.add(k, e.LSN)
+		}
 	}
 	a.commitAloneLocked()
 	a.broadcast()

@@ -279,6 +279,37 @@ func testFailover(t *testing.T, hot bool) {
 	}
 }
 
+// TestIngestKeyed logs rows with a key each: a redelivered row is dropped on
+// its own while the new rows of the same batch are logged.
+func TestIngestKeyed(t *testing.T) {
+	ctx := context.Background()
+	s := &memSink{}
+	a := newTestApp(t, s, &memStore{}, true)
+	if err := a.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	rows := [][]event.Value{{event.LongValue(1)}, {event.LongValue(2)}}
+	if err := a.IngestKeyed(ctx, "In", rows, []string{"m1", "m2"}); err != nil {
+		t.Fatal(err)
+	}
+	rows = [][]event.Value{{event.LongValue(2)}, {event.LongValue(3)}, {event.LongValue(4)}}
+	if err := a.IngestKeyed(ctx, "In", rows, []string{"m2", "m3", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.IngestKeyed(ctx, "In", rows, []string{"m2"}); err == nil {
+		t.Fatal("rows and keys of different lengths accepted")
+	}
+	waitFor(t, "4 outputs", func() bool { return len(s.snapshot()) == 4 })
+	var got []int64
+	for _, o := range s.snapshot() {
+		got = append(got, o.Event.Data[0].Int())
+	}
+	if fmt.Sprint(got) != "[1 2 3 4]" {
+		t.Fatalf("outputs %v, want [1 2 3 4]", got)
+	}
+}
+
 func TestStateRoundTrip(t *testing.T) {
 	in := appState{LSN: 42, LastTs: 1234, Ordinals: map[string]uint64{"O/0": 7}, Keys: []string{"a", "b"},
 		KeyLSNs: []uint64{3, 9}, Engine: []byte{1, 2, 3}}
@@ -403,7 +434,7 @@ func TestDigests(t *testing.T) {
 type downSink struct{}
 
 func (downSink) Publish(context.Context, []sink.Output) error { return errors.New("503") }
-func (downSink) Close() error                                { return nil }
+func (downSink) Close() error                                 { return nil }
 
 // TestUnpublishedOutputsTravelWithCheckpoints: the sink is down, so outputs
 // pile up unpublished; a checkpoint lets a (warm) passive drop the entries

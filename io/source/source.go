@@ -21,6 +21,14 @@ type Ingester interface {
 	Ingest(ctx context.Context, stream string, rows [][]event.Value, key string) error
 }
 
+// KeyedIngester is implemented by Ingesters that take a key per row, so a
+// source reading many broker messages at once can log them in one commit and
+// still have each redelivered message dropped on its own. Sources use it when
+// their Ingester has it.
+type KeyedIngester interface {
+	IngestKeyed(ctx context.Context, stream string, rows [][]event.Value, keys []string) error
+}
+
 // MapSpec is the @map annotation nested in @source or @sink.
 type MapSpec struct {
 	Type    string            // "json", ...; "" means the connector's default
