@@ -36,6 +36,36 @@ func toValues(sch *event.Schema, data []any) ([]event.Value, error) {
 	return out, nil
 }
 
+// lenientValues converts data to the stream's attributes the way Java's
+// untyped arrays carried them: a value of another type keeps its own type
+// (a JSON string stays a string in a bool attribute), missing values are
+// null and extra values are dropped.
+func lenientValues(sch *event.Schema, data []any) []event.Value {
+	out := make([]event.Value, len(sch.Attrs))
+	for i := range out {
+		if i >= len(data) {
+			continue
+		}
+		if v, err := toValue(sch.Attrs[i].Type, data[i]); err == nil {
+			out[i] = v
+			continue
+		}
+		switch d := data[i].(type) {
+		case string:
+			out[i] = event.StringValue(d)
+		case bool:
+			out[i] = event.BoolValue(d)
+		case json.Number:
+			if x, err := strconv.ParseInt(string(d), 10, 64); err == nil {
+				out[i] = event.LongValue(x)
+			} else if x, err := strconv.ParseFloat(string(d), 64); err == nil {
+				out[i] = event.DoubleValue(x)
+			}
+		}
+	}
+	return out
+}
+
 // toValue converts a recorded JSON value to an attribute of type t. An
 // object attribute holds the plain Go value (int64, float64, string, bool),
 // which is what the engine's cast and instanceOf functions unwrap.

@@ -24,6 +24,7 @@ func TestRun(t *testing.T) {
 		cas    string
 		status Status
 		reason string // substring of Reason
+		note   string // substring of Note
 		want   []string
 		got    []string
 	}{
@@ -65,11 +66,21 @@ func TestRun(t *testing.T) {
 		{name: "unknown query", status: Failed, reason: "no query nope",
 			cas: `{"id": "a#11", "app": "define stream S (a int); from S select a insert into O;", "inputs": [],
 			"expect": {"stream_or_query": "nope", "kind": "query_callback", "events": [], "count": 0}}`},
-		{name: "untyped input", status: Unsupported, reason: "do not match the stream definition",
+		{name: "untyped input neither way", status: Unsupported, reason: "do not match the stream definition",
 			cas: `{"id": "a#12", ` + stream + `from S select sym insert into O;",
 			"inputs": [{"stream": "S", "data": ["A", "x", 1]}],
 			"expect": {"stream_or_query": "q", "kind": "query_callback", "ordered": true,
-			 "events": [{"data": ["A"], "expired": false}], "count": 1}}`},
+			 "events": [{"data": ["B"], "expired": false}], "count": 1}}`},
+		{name: "untyped input left out", status: Passed, note: "left out",
+			cas: `{"id": "a#16", ` + stream + `from S select sym insert into O;",
+			"inputs": [{"stream": "S", "data": ["A", "x", 1]}, {"stream": "S", "data": ["B", 1.0, 1]}],
+			"expect": {"stream_or_query": "q", "kind": "query_callback", "ordered": true,
+			 "events": [{"data": ["B"], "expired": false}], "count": 1}}`},
+		{name: "untyped input as it is", status: Passed, note: "as the Java test did",
+			cas: `{"id": "a#17", ` + stream + `from S select sym, price insert into O;",
+			"inputs": [{"stream": "S", "data": ["A", "x"]}],
+			"expect": {"stream_or_query": "q", "kind": "query_callback", "ordered": true,
+			 "events": [{"data": ["A", "x"], "expired": false}], "count": 1}}`},
 		{name: "sleep fires timers", status: Passed, cas: `{"id": "a#13", "timing": true,
 			"app": "define stream S (a int); @info(name='q') from S#window.time(1 sec) select a insert all events into O;",
 			"inputs": [{"stream": "S", "data": [1]}, {"stream": "S", "data": [2], "sleep_ms": 1500}],
@@ -96,6 +107,9 @@ func TestRun(t *testing.T) {
 			}
 			if res.Status != tc.status {
 				t.Fatalf("status %v, want %v: %+v", res.Status, tc.status, res)
+			}
+			if !strings.Contains(res.Note, tc.note) {
+				t.Errorf("note %q, want it to contain %q", res.Note, tc.note)
 			}
 			if !strings.Contains(res.Reason, tc.reason) {
 				t.Errorf("reason %q, want it to contain %q", res.Reason, tc.reason)

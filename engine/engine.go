@@ -34,10 +34,13 @@ type Runtime struct {
 	playback        bool
 	idle, increment int64 // playback heartbeat, in milliseconds
 
-	clock  int64
-	logger *slog.Logger
-	one    [1]event.Event // the chunk Send builds for one input event
-	batch  []event.Event  // the chunk SendBatch builds
+	clock   int64
+	started bool   // Start was called, or the first event or tick did it
+	uuids   bool   // the app calls UUID()
+	uuidSeq uint64 // UUIDs made so far
+	logger  *slog.Logger
+	one     [1]event.Event // the chunk Send builds for one input event
+	batch   []event.Event  // the chunk SendBatch builds
 }
 
 // timer is an operator that acts at clock times of its own: a query with a
@@ -149,6 +152,24 @@ func (r *Runtime) Playback() (on bool, idle, increment int64) {
 	return r.playback, r.idle, r.increment
 }
 
+// Start tells the runtime the app starts at now: the periods of time-based
+// output rate limiting (`output every 1 sec`, `output snapshot every ...`)
+// count from it, as Siddhi's count from the app's start. Without a call the
+// first event or tick starts the app at its time, which keeps two nodes
+// replaying the same log in step. Start does not move the clock; later calls
+// do nothing.
+func (r *Runtime) Start(now int64) {
+	if r.started {
+		return
+	}
+	r.started = true
+	for _, q := range r.queries {
+		if q.rate != nil {
+			q.rate.start(now)
+		}
+	}
+}
+
 // Now returns the app clock in milliseconds.
 func (r *Runtime) Now() int64 { return r.clock }
 
@@ -250,6 +271,9 @@ func (r *Runtime) deliver(s *stream, chunk []event.Event) {
 // Advance is a timer tick: the clock moves to max(clock, now) and every timer
 // due by then fires, in deadline order, each at its own deadline.
 func (r *Runtime) Advance(now int64) {
+	if !r.started {
+		r.Start(now)
+	}
 	for len(r.timed) > 0 {
 		var due timer
 		var at int64

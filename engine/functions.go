@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"math"
 	"strconv"
 	"strings"
@@ -30,6 +33,7 @@ var scalarFuncs = map[string]funcBuilder{
 	"instanceofdouble":  instanceOf(event.Double),
 	"eventtimestamp":    buildEventTimestamp,
 	"currenttimemillis": buildCurrentTime,
+	"uuid":              buildUUID,
 }
 
 // function compiles a scalar function call.
@@ -40,11 +44,11 @@ func (p *planner) function(c *ast.Call, sc *scope) *expr {
 	}
 	build, ok := scalarFuncs[strings.ToLower(name)]
 	if !ok {
-		if strings.EqualFold(name, "uuid") {
-			p.errorf(c.Pos, "UUID() is not supported: it would make outputs differ between the nodes")
-			return nil
-		}
 		p.errorf(c.Pos, "unknown function %s", name)
+		return nil
+	}
+	if sc.winExpr && strings.EqualFold(name, "uuid") {
+		p.errorf(c.Pos, "UUID() is not supported in window expressions")
 		return nil
 	}
 	if strings.EqualFold(name, "eventTimestamp") && len(c.Args) == 1 {
@@ -466,6 +470,35 @@ func (p *planner) eventTimestampOf(c *ast.Call, sc *scope) *expr {
 	}
 	p.errorf(v.Pos, "eventTimestamp(%s): %s is not a stream of this query", v.Name, v.Name)
 	return nil
+}
+
+// buildUUID is UUID(): a random-looking version 4 UUID. Random ones would
+// make the two nodes' outputs differ, so each is derived from the app's
+// name, the clock and a sequence number that the snapshot keeps: the nodes
+// compute the same ones, and runs at other times get other ones.
+func buildUUID(p *planner, c *ast.Call, args []*expr) *expr {
+	if !p.wantArgs(c, args, 0) {
+		return nil
+	}
+	r := p.r
+	r.uuids = true
+	return valueExpr(event.String, func(*frame) event.Value { return event.StringValue(r.nextUUID()) })
+}
+
+func (r *Runtime) nextUUID() string {
+	r.uuidSeq++
+	var b [8 + 8 + 8]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(r.clock))
+	binary.LittleEndian.PutUint64(b[8:], r.uuidSeq)
+	h := sha256.New()
+	h.Write([]byte(r.name))
+	h.Write(b[:16])
+	sum := h.Sum(nil)
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	x := hex.EncodeToString(u)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
 }
 
 // buildCurrentTime is currentTimeMillis(): the app clock, not the wall

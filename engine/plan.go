@@ -72,6 +72,9 @@ func plan(app *ast.App) (*Runtime, error) {
 	if err := p.errs.Err(); err != nil {
 		return nil, err
 	}
+	if r.uuids {
+		p.shape.WriteString("uuid")
+	}
 	h := fnv.New64a()
 	h.Write([]byte(p.shape.String()))
 	r.shape = h.Sum64()
@@ -219,9 +222,6 @@ func (p *planner) planQuery(aq *ast.Query) {
 		p.errorf(in.Pos, "inner and fault streams are not supported")
 		return
 	}
-	if aq.Rate != nil {
-		p.errorf(aq.Rate.Pos, "output rate limiting is not supported")
-	}
 	if o := aq.Output; o != nil {
 		if o.Action != ast.InsertOutput {
 			p.errorf(o.Pos, "only 'insert into' outputs are supported")
@@ -277,18 +277,21 @@ func (p *planner) planQuery(aq *ast.Query) {
 			}
 			sc.sliding = spec.sliding() || expiredOn || src.slide
 		case ast.FunctionHandler:
-			name := h.Name
-			if h.Namespace != "" {
-				name = h.Namespace + ":" + h.Name
+			if spec != nil {
+				postFilters = append(postFilters, h)
+				continue
 			}
-			p.errorf(h.Pos, "unknown stream function %s", name)
+			if f := p.streamFunction(h, sc, false); f != nil {
+				q.pre = append(q.pre, f)
+			}
 		}
 	}
 	// Everything after the window reads the events the window stores. Plan
 	// it once to learn which attributes it reads; when that is not all of
 	// them, the window stores only those (less to copy and to keep) and the
 	// rest is planned again against that narrower row.
-	sc.used = make([]bool, len(src.schema.Attrs))
+	in0 := sc.in // the window's input: the stream with what stream functions added
+	sc.used = make([]bool, len(in0.Attrs))
 	post, sel := p.planAfterWindow(aq, postFilters, sc)
 	if sel == nil || len(p.errs) > failed {
 		return
@@ -308,11 +311,11 @@ func (p *planner) planQuery(aq *ast.Query) {
 				cols = append(cols, i)
 			}
 		}
-		stored := src.schema
-		if len(cols) < len(src.schema.Attrs) {
-			stored = &event.Schema{Name: src.schema.Name}
+		stored := in0
+		if len(cols) < len(in0.Attrs) {
+			stored = &event.Schema{Name: in0.Name}
 			for _, c := range cols {
-				stored.Attrs = append(stored.Attrs, src.schema.Attrs[c])
+				stored.Attrs = append(stored.Attrs, in0.Attrs[c])
 			}
 			nsc := *sc
 			nsc.in, nsc.used = stored, nil
@@ -334,6 +337,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	q.post = post
 	q.afterWindowFn = q.afterWindow
+	q.emitFn = q.emit
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
@@ -352,6 +356,12 @@ func (p *planner) planQuery(aq *ast.Query) {
 	default:
 		sel.currentOn, sel.expiredOn = true, true
 	}
+	if aq.Rate != nil {
+		q.rate = p.planRate(aq, spec != nil, sel, outSchema)
+		if q.rate == nil {
+			return
+		}
+	}
 	if t, ok := r.byName[aq.Output.Stream]; ok {
 		if !sameTypes(t.schema, outSchema) {
 			p.errorf(aq.Output.Pos, "query output (%s) does not match stream %s (%s)",
@@ -367,9 +377,16 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	// A named window's readers get expired events too, which the stateless
 	// path does not tell apart.
-	q.stateless = q.win == nil && src.win == nil && len(sel.aggs) == 0 && sel.groups == nil &&
+	extends := false
+	for _, f := range q.pre {
+		extends = extends || f.extend != nil
+	}
+	q.stateless = q.win == nil && src.win == nil && q.rate == nil && !extends && len(sel.aggs) == 0 && sel.groups == nil &&
 		sel.order == nil && sel.limit < 0 && sel.offset < 0 && sel.currentOn
 	for _, f := range q.pre {
+		if extends {
+			break // the fused condition serves the stateless path only
+		}
 		if q.cond == nil {
 			q.cond = f.cond
 			continue
@@ -396,7 +413,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	src.queries = append(src.queries, q)
 	r.queries = append(r.queries, q)
-	if q.win != nil {
+	if q.win != nil || q.rate != nil {
 		r.timed = append(r.timed, q)
 	}
 	if q.name != "" {
@@ -422,7 +439,13 @@ func (p *planner) filter(h *ast.Handler, sc *scope) *filter {
 func (p *planner) planAfterWindow(aq *ast.Query, filters []*ast.Handler, sc *scope) ([]*filter, *selector) {
 	var post []*filter
 	for _, h := range filters {
-		if f := p.filter(h, sc); f != nil {
+		var f *filter
+		if h.Kind == ast.FunctionHandler {
+			f = p.streamFunction(h, sc, true)
+		} else {
+			f = p.filter(h, sc)
+		}
+		if f != nil {
 			post = append(post, f)
 		}
 	}

@@ -22,6 +22,8 @@ type query struct {
 	win    window    // nil without a window
 	post   []*filter // filters after the window
 	sel    *selector
+	rate   rateLimiter // nil without an output clause
+	emitFn func([]event.Event)
 	target *stream
 	// stateless queries (no window, aggregates or group by) take the fused
 	// path of processStateless.
@@ -73,9 +75,18 @@ func (q *query) afterWindow(chunk []event.Event) {
 		return
 	}
 	out := q.sel.process(chunk)
-	if len(out) > 0 {
-		q.emit(out)
+	if len(out) == 0 {
+		return
 	}
+	if q.rate != nil {
+		var keys []string
+		if q.sel.keys {
+			keys = q.sel.outKeys
+		}
+		q.rate.process(out, keys, q.rt.clock, q.emitFn)
+		return
+	}
+	q.emit(out)
 }
 
 // processStateless is process for a query without window, aggregates or
@@ -158,21 +169,40 @@ func (q *query) emitCurrent(out []event.Event) {
 	q.rt.publish(q.target, out)
 }
 
-// fire runs the window's timer at now.
+// fire runs the timers due at now: the window's, then the output rate's.
 func (q *query) fire(now int64) {
-	q.win.timer(now, q.afterWindowFn)
+	if q.win != nil {
+		if d, ok := q.win.deadline(); ok && d <= now {
+			q.win.timer(now, q.afterWindowFn)
+		}
+	}
+	if q.rate != nil {
+		if d, ok := q.rate.deadline(); ok && d <= now {
+			q.rate.timer(now, q.emitFn)
+		}
+	}
 }
 
 func (q *query) deadline() (int64, bool) {
-	if q.win == nil {
-		return 0, false
+	var at int64
+	found := false
+	if q.win != nil {
+		at, found = q.win.deadline()
 	}
-	return q.win.deadline()
+	if q.rate != nil {
+		if d, ok := q.rate.deadline(); ok && (!found || d < at) {
+			at, found = d, true
+		}
+	}
+	return at, found
 }
 
 func (q *query) resetWindow() {
 	if q.win != nil {
 		q.win.clear()
+	}
+	if q.rate != nil {
+		q.rate.clear()
 	}
 }
 
@@ -215,9 +245,19 @@ type filter struct {
 	cond func(*frame) bool
 	out  []event.Event
 	fr   frame
+
+	// A stream function that adds attributes (pol2Cart) is a stage with
+	// extend set instead of cond: each event is copied into a row of
+	// width values and extend fills in the added ones.
+	extend func(row []event.Value)
+	width  int
+	rows   []event.Value
 }
 
 func (f *filter) process(in []event.Event) []event.Event {
+	if f.extend != nil {
+		return f.extendAll(in)
+	}
 	if len(in) == 1 && !isReset(&in[0]) {
 		f.fr.in, f.fr.ts = in[0].Data, in[0].Timestamp
 		if f.cond(&f.fr) {
@@ -232,6 +272,27 @@ func (f *filter) process(in []event.Event) []event.Event {
 		if isReset(&in[i]) || f.cond(&f.fr) {
 			out = append(out, in[i])
 		}
+	}
+	f.out = out
+	return out
+}
+
+func (f *filter) extendAll(in []event.Event) []event.Event {
+	if need := len(in) * f.width; cap(f.rows) < need {
+		f.rows = make([]event.Value, need)
+	}
+	out := f.out[:0]
+	for i := range in {
+		e := &in[i]
+		if isReset(e) {
+			out = append(out, *e)
+			continue
+		}
+		row := f.rows[i*f.width : (i+1)*f.width : (i+1)*f.width]
+		n := copy(row, e.Data)
+		clear(row[n:])
+		f.extend(row)
+		out = append(out, event.Event{Timestamp: e.Timestamp, Data: row, Expired: e.Expired})
 	}
 	f.out = out
 	return out
@@ -252,6 +313,15 @@ type selector struct {
 
 	order         []orderKey
 	limit, offset int64 // -1 when absent
+
+	// each turns batching off (Siddhi's setBatchingEnabled(false), which
+	// snapshot rate limiting asks for): every event that passes is output,
+	// and without group by resets pass on to the rate limiter too.
+	each bool
+	// keys: keep the group key of each output event in outKeys, for the
+	// rate limiters that act per group.
+	keys    bool
+	outKeys []string
 
 	single *group            // the state without group by
 	groups map[string]*group // the states with group by
@@ -307,6 +377,9 @@ func (s *selector) groupKey() {
 //   - with group by, the last such event of each group does, in the order the
 //     groups first appear in the chunk.
 func (s *selector) process(chunk []event.Event) []event.Event {
+	if s.each {
+		return s.processEach(chunk)
+	}
 	if s.groups == nil && len(s.aggs) > 0 {
 		return s.processLast(chunk)
 	}
@@ -377,6 +450,12 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 			out[slot] = ev
 		}
 	}
+	if s.keys && grouped {
+		s.outKeys = s.outKeys[:0]
+		for _, p := range s.pend[:len(out)] {
+			s.outKeys = append(s.outKeys, string(s.pendKeys[p.off:p.off+p.n]))
+		}
+	}
 	if replace && !grouped {
 		// Siddhi's processInBatchNoGroupBy: the single output survives only
 		// a zero (or no) offset and a positive (or no) limit.
@@ -384,6 +463,106 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 			out = out[:0]
 		}
 	} else if s.order != nil || s.offset >= 0 || s.limit >= 0 {
+		if s.keys && grouped {
+			out = s.orderAndPageKeyed(out)
+		} else {
+			out = s.orderAndPage(out)
+		}
+	}
+	s.out = out
+	return out
+}
+
+// orderAndPageKeyed is orderAndPage keeping outKeys aligned with the output.
+func (s *selector) orderAndPageKeyed(out []event.Event) []event.Event {
+	type keyed struct {
+		e   event.Event
+		key string
+	}
+	ks := make([]keyed, len(out))
+	for i := range out {
+		ks[i] = keyed{out[i], s.outKeys[i]}
+	}
+	if s.order != nil {
+		for i := 0; i < len(ks); {
+			j := i + 1
+			for j < len(ks) && ks[j].e.Expired == ks[i].e.Expired {
+				j++
+			}
+			run := ks[i:j]
+			sort.SliceStable(run, func(a, b int) bool { return s.compare(&run[a].e, &run[b].e) < 0 })
+			i = j
+		}
+	}
+	if s.offset > 0 {
+		ks = ks[min(int64(len(ks)), s.offset):]
+	}
+	out, s.outKeys = out[:0], s.outKeys[:0]
+	var n int64
+	for _, k := range ks {
+		if s.limit >= 0 && !k.e.Expired && n >= s.limit {
+			continue
+		}
+		n++
+		out = append(out, k.e)
+		s.outKeys = append(s.outKeys, k.key)
+	}
+	return out
+}
+
+// processEach is process without batching (Siddhi's processNoGroupBy and
+// processGroupBy): every current or expired event updates the aggregates and
+// is output when its type is selected and having holds. Without group by a
+// reset passes on (as a reset) after starting the aggregates over.
+func (s *selector) processEach(chunk []event.Event) []event.Event {
+	if need := len(chunk) * s.width; cap(s.rows) < need {
+		s.rows = make([]event.Value, need)
+	}
+	rows := s.rows[:cap(s.rows)]
+	out := s.out[:0]
+	s.outKeys = s.outKeys[:0]
+	fr := &s.fr
+	fr.agg = s.aggv
+	grouped := s.groups != nil
+	resets := false
+	for i := range chunk {
+		e := &chunk[i]
+		if isReset(e) {
+			s.reset()
+			if !grouped {
+				out = append(out, resetEvent(e.Timestamp))
+				resets = true
+			}
+			continue
+		}
+		fr.in, fr.ts = e.Data, e.Timestamp
+		if len(s.aggs) > 0 || grouped {
+			s.aggregate(e.Expired)
+		}
+		if e.Expired && !s.expiredOn || !e.Expired && !s.currentOn {
+			continue
+		}
+		if len(s.aggs) > 0 {
+			s.results()
+		}
+		n := len(out)
+		row := rows[n*s.width : (n+1)*s.width : (n+1)*s.width]
+		s.project(row, e)
+		if s.having != nil {
+			fr.out = row
+			if !s.having(fr) {
+				continue
+			}
+		}
+		if grouped && s.limit >= 0 && int64(len(out)) >= s.limit {
+			continue
+		}
+		out = append(out, event.Event{Timestamp: e.Timestamp, Data: row, Expired: e.Expired})
+		if grouped && s.keys {
+			s.outKeys = append(s.outKeys, string(s.key))
+		}
+	}
+	if !grouped && !resets && (s.order != nil || s.offset >= 0 || s.limit >= 0) {
 		out = s.orderAndPage(out)
 	}
 	s.out = out

@@ -49,6 +49,14 @@ func (r *Runtime) Snapshot() ([]byte, error) {
 		if b, err = q.sel.appendState(b); err != nil {
 			return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
 		}
+		if q.rate != nil {
+			if b, err = q.rate.appendState(b); err != nil {
+				return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
+			}
+		}
+	}
+	if r.uuids {
+		b = appendUvarint(b, r.uuidSeq)
 	}
 	return b, nil
 }
@@ -89,6 +97,15 @@ func (r *Runtime) Restore(state []byte) error {
 		if err := q.sel.readState(d); err != nil {
 			return err
 		}
+		if q.rate != nil {
+			if err := q.rate.readState(d); err != nil {
+				return err
+			}
+		}
+	}
+	var seq uint64
+	if fresh.uuids {
+		seq = d.uvarint()
 	}
 	if d.err != nil {
 		return d.err
@@ -104,9 +121,11 @@ func (r *Runtime) Restore(state []byte) error {
 		f := fresh.queries[i]
 		q.win = f.win
 		rebind(q.win, r)
+		q.rate = f.rate
 		q.sel.single, q.sel.groups = f.sel.single, f.sel.groups
 	}
 	r.clock = clock
+	r.uuidSeq = seq
 	return nil
 }
 
