@@ -7,24 +7,30 @@
 //
 // The source reads the messages of subject destination from a durable pull
 // consumer with explicit acknowledgement. Each message is one JSON body (an
-// event or an array of events, see package jsonmap) and is handed to the
-// app's Ingester on its own; the message is acknowledged only after Ingest
-// returns nil, so with replication ack: sync both nodes hold it by then.
-// While Ingest blocks (the app pushing back) the source reports the message
-// in progress, so the broker does not deliver it again; a message whose
-// Ingest fails is retried in place, in order. A message that does not decode
-// is terminated (JetStream will not deliver it again) and logged: it could
-// never be taken.
+// event or an array of events, see package jsonmap). When the app's Ingester
+// is a source.KeyedIngester (the host's is), the messages of a pull that are
+// at hand are decoded and handed to it in one call, in order, each event with
+// its own idempotency key, so a whole batch costs one replication commit;
+// otherwise each message is handed to Ingest on its own. A message is
+// acknowledged only after the call that carried it returns nil, so with
+// replication ack: sync both nodes hold it by then. While the call blocks (the
+// app pushing back) the source reports its messages in progress, so the
+// broker does not deliver them again; a call that fails is retried in place,
+// in order. A message that does not decode is terminated (JetStream will not
+// deliver it again) and logged: it could never be taken.
 //
 // Both nodes of a pair use the same durable consumer, so the broker keeps the
 // position: the new active continues after the last acknowledged message. A
 // message the old active logged but had not acknowledged is delivered again;
 // its idempotency key, nats:<stream>:<durable>:<stream sequence>, is then
-// already in the app's log and the app drops it. The durable name is part of
-// the key because two sources of one app may read the same stream through two
-// consumers, and each must take every message.
+// already in the app's log and the app drops it. With a KeyedIngester, the
+// events of a message that carries several get that key with /<index>
+// appended (0, 1, ...), so each is dropped on its own; '/' cannot occur in
+// stream or consumer names, so these keys never meet another message's. The
+// durable name is part of the key because two sources of one app may read
+// the same stream through two consumers, and each must take every message.
 //
-// Stop stops pulling, lets the message in flight finish (it is acknowledged if
+// Stop stops pulling, lets the batch in flight finish (it is acknowledged if
 // the app took it) and returns the messages received but not started to the
 // broker with a negative acknowledgement, so the next active gets them at
 // once instead of after ack.wait.
@@ -42,7 +48,8 @@
 //     (default: the first message); ignored by an existing consumer.
 //   - ack.wait: how long the broker waits for an acknowledgement before it
 //     delivers a message again, in seconds or as a duration (default 10s).
-//   - buffer.size: how many messages one pull asks for (default 64).
+//   - buffer.size: how many messages one pull asks for, and so the most one
+//     Ingester call carries (default 64).
 //   - server.urls or bootstrap.servers, client.id, auth.type, username,
 //     password, token: the connection, see Conn.
 //
@@ -111,6 +118,7 @@ func Factory(spec source.Spec, ing source.Ingester, env source.Env) (source.Sour
 type Source struct {
 	conn     Conn
 	ing      source.Ingester
+	keyed    source.KeyedIngester // ing, when it takes a key per row; else nil
 	dec      *jsonmap.Decoder
 	app      string
 	stream   string // the Tandem stream
@@ -151,6 +159,7 @@ func New(spec source.Spec, ing source.Ingester, env source.Env) (*Source, error)
 		return nil, err
 	}
 	s := &Source{conn: conn, ing: ing, app: spec.App, stream: spec.Stream.Name}
+	s.keyed, _ = ing.(source.KeyedIngester)
 	s.subject = strings.TrimSpace(spec.Options[optDest])
 	if s.subject == "" {
 		return nil, fmt.Errorf("nats source: option %q (the subject) is required, e.g. destination='%s'", optDest, strings.ToLower(spec.Stream.Name))
@@ -241,6 +250,18 @@ func checkSubject(subj string) error {
 // through a durable consumer.
 func Key(stream, durable string, seq uint64) string {
 	return "nats:" + stream + ":" + durable + ":" + strconv.FormatUint(seq, 10)
+}
+
+// appendKeys appends the keys of the n events of a message whose key is key:
+// the key itself for a single event, key/0, key/1, ... for several.
+func appendKeys(keys []string, key string, n int) []string {
+	if n == 1 {
+		return append(keys, key)
+	}
+	for i := range n {
+		keys = append(keys, key+"/"+strconv.Itoa(i))
+	}
+	return keys
 }
 
 // Start connects and sets up the consumer, then consumes in the background.
@@ -353,20 +374,34 @@ func (s *Source) run(ctx context.Context, js jetstream.JetStream, cons jetstream
 // that when it returns no pull request of this source is left on the
 // server: the messages Stop gives back are delivered again at once, and a
 // request left waiting would swallow them until ack.wait.
+//
+// With a KeyedIngester it does not wait for a fetch to complete, which takes
+// fetchWait when fewer than buffer.size messages are in the stream: it takes
+// the messages already received and hands them over at once, so batches grow
+// only while the app is slower than the broker, and a lone message is not
+// held back.
 func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, stopping chan struct{}) (took bool, err error) {
+	var pending []jetstream.Msg
 	for !isClosed(stopping) {
 		batch, err := cons.Fetch(s.buffer, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			return took, err
 		}
-		for msg := range batch.Messages() {
+		msgs := batch.Messages()
+		for msg := range msgs {
 			took = true
 			if isClosed(stopping) {
 				// Received but not started: Stop gives it back.
 				s.giveBack = append(s.giveBack, msg)
 				continue
 			}
-			s.handle(ctx, msg, stopping)
+			if s.keyed == nil {
+				s.handle(ctx, msg, stopping)
+				continue
+			}
+			pending = ready(msgs, append(pending[:0], msg))
+			s.handleKeyed(ctx, pending, stopping)
+			clear(pending) // do not pin the messages until the next batch
 		}
 		if err := batch.Error(); err != nil {
 			return took, err
@@ -375,65 +410,122 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, stopping 
 	return took, nil
 }
 
+// ready appends to batch the messages already waiting in msgs.
+func ready(msgs <-chan jetstream.Msg, batch []jetstream.Msg) []jetstream.Msg {
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, m)
+		default:
+			return batch
+		}
+	}
+}
+
 // handle ingests one message and acknowledges it once the app holds it.
 func (s *Source) handle(ctx context.Context, msg jetstream.Msg, stopping chan struct{}) {
-	md, err := msg.Metadata()
-	if err != nil {
-		s.logger.Warn("dropping a message without JetStream metadata", "err", err)
-		_ = msg.Term()
+	key, rows, ok := s.decode(msg)
+	if !ok {
 		return
 	}
-	seq := md.Sequence.Stream
-	rows, err := s.dec.Decode(msg.Data())
-	if err != nil {
-		s.logger.Warn("dropping a message that does not decode", "seq", seq, "err", err)
-		_ = msg.Term()
-		return
-	}
-	if len(rows) > 0 && !s.ingest(ctx, msg, rows, Key(md.Stream, s.durable, seq), stopping) {
-		return
+	if len(rows) > 0 {
+		ingest := func(ctx context.Context) error { return s.ing.Ingest(ctx, s.stream, rows, key) }
+		if !s.deliver(ctx, []jetstream.Msg{msg}, stopping, ingest, "key", key, "events", len(rows)) {
+			return
+		}
 	}
 	if err := msg.Ack(); err != nil {
 		// The broker delivers it again after ack.wait and the app drops it
 		// by its key.
-		s.logger.Warn("ack failed", "seq", seq, "err", err)
+		s.logger.Warn("ack failed", "key", key, "err", err)
 	}
 }
 
-// ingest hands rows to the app, retrying until it takes them or the source
-// stops. It reports whether the app took the rows; if not, the message is
-// kept for Stop to give back.
+// handleKeyed ingests the events of msgs in one call, each with its key, and
+// acknowledges the messages once the app holds them all.
+func (s *Source) handleKeyed(ctx context.Context, msgs []jetstream.Msg, stopping chan struct{}) {
+	var rows [][]event.Value
+	var keys []string
+	taken := msgs[:0] // the messages that decode, acknowledged after the call
+	for _, msg := range msgs {
+		key, r, ok := s.decode(msg)
+		if !ok {
+			continue
+		}
+		taken = append(taken, msg)
+		rows = append(rows, r...)
+		keys = appendKeys(keys, key, len(r))
+	}
+	if len(rows) > 0 {
+		ingest := func(ctx context.Context) error { return s.keyed.IngestKeyed(ctx, s.stream, rows, keys) }
+		if !s.deliver(ctx, taken, stopping, ingest, "first_key", keys[0], "messages", len(taken), "events", len(rows)) {
+			return
+		}
+	}
+	for _, msg := range taken {
+		if err := msg.Ack(); err != nil {
+			// As in handle: delivered again, dropped by its key.
+			s.logger.Warn("ack failed", "err", err)
+		}
+	}
+}
+
+// decode returns the idempotency key and the events of msg. A message
+// without JetStream metadata or that does not decode is terminated and
+// logged, and ok is false.
+func (s *Source) decode(msg jetstream.Msg) (key string, rows [][]event.Value, ok bool) {
+	md, err := msg.Metadata()
+	if err != nil {
+		s.logger.Warn("dropping a message without JetStream metadata", "err", err)
+		_ = msg.Term()
+		return "", nil, false
+	}
+	rows, err = s.dec.Decode(msg.Data())
+	if err != nil {
+		s.logger.Warn("dropping a message that does not decode", "seq", md.Sequence.Stream, "err", err)
+		_ = msg.Term()
+		return "", nil, false
+	}
+	return Key(md.Stream, s.durable, md.Sequence.Stream), rows, true
+}
+
+// deliver calls ingest, retrying until the app takes the batch or the source
+// stops. It reports whether the app took it; if not, msgs are kept for Stop
+// to give back. logArgs describe the batch in the retry log.
 //
-// While an Ingest call is in flight (the app pushing back) the broker is
-// told the message is in progress, so it is not delivered again meanwhile.
-// Between retries it is not: if the app keeps refusing it (this node is no
-// longer active, say), the broker delivers it again after ack.wait, to
-// whichever node pulls, and its key makes the app drop the second copy.
-func (s *Source) ingest(ctx context.Context, msg jetstream.Msg, rows [][]event.Value, key string, stopping chan struct{}) bool {
+// While a call is in flight (the app pushing back) the broker is told the
+// messages are in progress, so they are not delivered again meanwhile.
+// Between retries it is not: if the app keeps refusing them (this node is no
+// longer active, say), the broker delivers them again after ack.wait, to
+// whichever node pulls, and their keys make the app drop the second copy.
+func (s *Source) deliver(ctx context.Context, msgs []jetstream.Msg, stopping chan struct{}, ingest func(context.Context) error, logArgs ...any) bool {
 	backoff := retryMin
 	for {
-		done := inProgress(msg, s.ackWait/3)
-		err := s.ing.Ingest(ctx, s.stream, rows, key)
+		done := inProgress(msgs, s.ackWait/3)
+		err := ingest(ctx)
 		done()
 		if err == nil {
 			return true
 		}
 		if isClosed(stopping) || ctx.Err() != nil {
-			s.giveBack = append(s.giveBack, msg)
+			s.giveBack = append(s.giveBack, msgs...)
 			return false
 		}
-		s.logger.Warn("batch not accepted; retrying", "key", key, "events", len(rows), "err", err, "retry_in", backoff)
+		s.logger.Warn("batch not accepted; retrying", append(logArgs, "err", err, "retry_in", backoff)...)
 		if !sleep(stopping, backoff) {
-			s.giveBack = append(s.giveBack, msg)
+			s.giveBack = append(s.giveBack, msgs...)
 			return false
 		}
 		backoff = min(2*backoff, retryMax)
 	}
 }
 
-// inProgress tells the broker every interval that msg is being worked on,
+// inProgress tells the broker every interval that msgs are being worked on,
 // until the returned function is called.
-func inProgress(msg jetstream.Msg, every time.Duration) (done func()) {
+func inProgress(msgs []jetstream.Msg, every time.Duration) (done func()) {
 	var mu sync.Mutex
 	stopped := false
 	var t *time.Timer
@@ -445,7 +537,9 @@ func inProgress(msg jetstream.Msg, every time.Duration) (done func()) {
 		if stopped {
 			return
 		}
-		_ = msg.InProgress()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
 		t.Reset(every)
 	})
 	return func() {
@@ -456,9 +550,9 @@ func inProgress(msg jetstream.Msg, every time.Duration) (done func()) {
 	}
 }
 
-// Stop stops pulling, waits for the message in flight and gives the received
-// ones back to the broker. When ctx ends first, the Ingest in flight is
-// cancelled (its message goes back too) and Stop still waits for it.
+// Stop stops pulling, waits for the batch in flight and gives the received
+// messages back to the broker. When ctx ends first, the Ingester call in
+// flight is cancelled (its messages go back too) and Stop still waits for it.
 func (s *Source) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.nc == nil {

@@ -195,34 +195,41 @@ func FuzzNew(f *testing.F) {
 
 // --- against a NATS server ---
 
+// call is one Ingester call: key for Ingest, keys for IngestKeyed.
 type call struct {
 	stream string
 	rows   [][]event.Value
 	key    string
+	keys   []string
 }
 
-// fakeIngester records batches. hook, when set, runs first and its error is
-// returned.
+// fakeIngester records batches; it has Ingest only, like an Ingester that
+// takes one key per batch. hook, when set, runs first with the call's keys
+// and its error is returned.
 type fakeIngester struct {
-	hook func(ctx context.Context, key string) error
+	hook func(ctx context.Context, keys []string) error
 
 	mu    sync.Mutex
 	calls []call
-	tried []string // every key Ingest was called with, taken or not
+	tried [][]string // the keys of every call, taken or not
 }
 
 func (f *fakeIngester) Ingest(ctx context.Context, stream string, rows [][]event.Value, key string) error {
+	return f.record(ctx, call{stream: stream, rows: rows, key: key}, []string{key})
+}
+
+func (f *fakeIngester) record(ctx context.Context, c call, keys []string) error {
 	f.mu.Lock()
-	f.tried = append(f.tried, key)
+	f.tried = append(f.tried, keys)
 	f.mu.Unlock()
 	if f.hook != nil {
-		if err := f.hook(ctx, key); err != nil {
+		if err := f.hook(ctx, keys); err != nil {
 			return err
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, call{stream, rows, key})
+	f.calls = append(f.calls, c)
 	return nil
 }
 
@@ -232,10 +239,50 @@ func (f *fakeIngester) Calls() []call {
 	return append([]call(nil), f.calls...)
 }
 
-func (f *fakeIngester) Tried() []string {
+func (f *fakeIngester) Tried() [][]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]string(nil), f.tried...)
+	return append([][]string(nil), f.tried...)
+}
+
+// Rows returns every event taken, in order, as "<values>@<key>": the key of
+// its own for IngestKeyed, the batch's key for Ingest.
+func (f *fakeIngester) Rows() []string {
+	var out []string
+	for _, c := range f.Calls() {
+		for i, r := range c.rows {
+			k := c.key
+			if c.keys != nil {
+				k = "<no key>"
+				if i < len(c.keys) {
+					k = c.keys[i]
+				}
+			}
+			out = append(out, fmt.Sprint(r)+"@"+k)
+		}
+	}
+	return out
+}
+
+// keyedIngester is a fakeIngester that is also a source.KeyedIngester, as
+// the host's is.
+type keyedIngester struct{ *fakeIngester }
+
+func (k keyedIngester) IngestKeyed(ctx context.Context, stream string, rows [][]event.Value, keys []string) error {
+	if len(keys) != len(rows) {
+		return fmt.Errorf("%d rows with %d keys", len(rows), len(keys))
+	}
+	return k.record(ctx, call{stream: stream, rows: rows, keys: keys}, keys)
+}
+
+// modes runs a test against both kinds of Ingester.
+var modes = []struct {
+	name  string
+	keyed bool
+	wrap  func(*fakeIngester) source.Ingester
+}{
+	{"plain", false, func(f *fakeIngester) source.Ingester { return f }},
+	{"keyed", true, func(f *fakeIngester) source.Ingester { return keyedIngester{f} }},
 }
 
 const natsURL = "nats://127.0.0.1:4222"
@@ -334,185 +381,311 @@ func consumerInfo(t testing.TB, js jetstream.JetStream, stream, durable string) 
 }
 
 func TestConsume(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			js, stream, prefix := jetStream(t)
+			publish(t, js, prefix+".new",
+				`{"event":{"sym":"A","n":1}}`,
+				`[{"sym":"B","n":2},{"sym":"C","n":3}]`,
+				`{"sym":"bad","n":"x"}`, // does not decode: terminated, not ingested
+				`[]`,
+				`{"sym":"D","n":4}`)
+			f := &fakeIngester{}
+			// No stream.name: the source asks the server which stream holds the subject.
+			s := newSource(t, m.wrap(f), map[string]string{"destination": prefix + ".new", "durable.name": "d"})
+			waitFor(t, "four events", func() bool { return len(f.Rows()) == 4 })
+			// Everything was acknowledged (or terminated): nothing is pending.
+			waitFor(t, "the ack floor at 5", func() bool {
+				info := consumerInfo(t, js, stream, "d")
+				return info.AckFloor.Stream == 5 && info.NumAckPending == 0
+			})
+			if err := stop(t, s, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			k1, k2, k5 := Key(stream, "d", 1), Key(stream, "d", 2), Key(stream, "d", 5)
+			want := []string{"[A 1]@" + k1, "[B 2]@" + k2, "[C 3]@" + k2, "[D 4]@" + k5}
+			if m.keyed {
+				// Each event of message 2 has a key of its own.
+				want[1], want[2] = "[B 2]@"+k2+"/0", "[C 3]@"+k2+"/1"
+			} else if n := len(f.Calls()); n != 3 {
+				t.Errorf("%d Ingest calls, want one per message with events (3)", n)
+			}
+			if got := f.Rows(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("events %q, want %q", got, want)
+			}
+			for _, c := range f.Calls() {
+				if c.stream != "Trades" || (c.keys == nil) == m.keyed {
+					t.Errorf("call %+v: wrong stream or Ingester method", c)
+				}
+			}
+
+			// Started again, it continues after what was acknowledged.
+			publish(t, js, prefix+".new", `{"sym":"E","n":5}`)
+			s = newSource(t, m.wrap(f), map[string]string{"destination": prefix + ".new", "durable.name": "d", "stream.name": stream})
+			defer stop(t, s, 5*time.Second)
+			waitFor(t, "the fifth event", func() bool { return len(f.Rows()) == 5 })
+			if got, want := f.Rows()[4], "[E 5]@"+Key(stream, "d", 6); got != want {
+				t.Errorf("after restart: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestKeyedBatches: with a KeyedIngester, the messages received while the
+// app is busy go to it in one call, in order, and are all acknowledged.
+func TestKeyedBatches(t *testing.T) {
 	js, stream, prefix := jetStream(t)
-	publish(t, js, prefix+".new",
-		`{"event":{"sym":"A","n":1}}`,
-		`[{"sym":"B","n":2},{"sym":"C","n":3}]`,
-		`{"sym":"bad","n":"x"}`, // does not decode: terminated, not ingested
-		`[]`,
-		`{"sym":"D","n":4}`)
-	ing := &fakeIngester{}
-	// No stream.name: the source asks the server which stream holds the subject.
-	s := newSource(t, ing, map[string]string{"destination": prefix + ".new", "durable.name": "d"})
-	waitFor(t, "three batches", func() bool { return len(ing.Calls()) == 3 })
-	// Everything was acknowledged (or terminated): nothing is pending.
-	waitFor(t, "the ack floor at 5", func() bool {
-		info := consumerInfo(t, js, stream, "d")
-		return info.AckFloor.Stream == 5 && info.NumAckPending == 0
-	})
-	if err := stop(t, s, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	calls := ing.Calls()
-	want := []struct {
-		key  string
-		rows string
-	}{
-		{Key(stream, "d", 1), "[[A 1]]"},
-		{Key(stream, "d", 2), "[[B 2] [C 3]]"},
-		{Key(stream, "d", 5), "[[D 4]]"},
-	}
-	for i, w := range want {
-		if calls[i].key != w.key || fmt.Sprint(calls[i].rows) != w.rows || calls[i].stream != "Trades" {
-			t.Errorf("call %d = %s %q %v, want %q %s", i, calls[i].stream, calls[i].key, calls[i].rows, w.key, w.rows)
+	const n = 20
+	var bodies []string
+	for i := 1; i <= n; i++ {
+		switch i {
+		case 5:
+			bodies = append(bodies, `[{"sym":"M","n":50},{"sym":"M","n":51},{"sym":"M","n":52}]`)
+		case 7:
+			bodies = append(bodies, `not json`)
+		default:
+			bodies = append(bodies, fmt.Sprintf(`{"sym":"S","n":%d}`, i))
 		}
 	}
-
-	// Started again, it continues after what was acknowledged.
-	publish(t, js, prefix+".new", `{"sym":"E","n":5}`)
-	s = newSource(t, ing, map[string]string{"destination": prefix + ".new", "durable.name": "d", "stream.name": stream})
+	publish(t, js, prefix+".x", bodies...)
+	first := true
+	f := &fakeIngester{hook: func(ctx context.Context, _ []string) error {
+		if first {
+			// Hold the first call until the broker has sent every message
+			// and they have had time to arrive. (Not waitFor: this is not
+			// the test's goroutine.)
+			first = false
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				c, err := js.Consumer(ctx, stream, "kb")
+				if err != nil {
+					continue
+				}
+				if info, err := c.Info(ctx); err == nil && info.Delivered.Stream == n {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return nil
+	}}
+	s := newSource(t, keyedIngester{f}, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "kb"})
 	defer stop(t, s, 5*time.Second)
-	waitFor(t, "the fourth batch", func() bool { return len(ing.Calls()) == 4 })
-	if c := ing.Calls()[3]; c.key != Key(stream, "d", 6) {
-		t.Errorf("after restart: key %q", c.key)
+	waitFor(t, "the ack floor at 20", func() bool {
+		info := consumerInfo(t, js, stream, "kb")
+		return info.AckFloor.Stream == n && info.NumAckPending == 0
+	})
+	var want []string
+	for i := 1; i <= n; i++ {
+		k := Key(stream, "kb", uint64(i))
+		switch i {
+		case 5:
+			want = append(want, "[M 50]@"+k+"/0", "[M 51]@"+k+"/1", "[M 52]@"+k+"/2")
+		case 7:
+		default:
+			want = append(want, fmt.Sprintf("[S %d]@%s", i, k))
+		}
+	}
+	if got := f.Rows(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events\n%q\nwant\n%q", got, want)
+	}
+	t.Logf("%d messages in %d calls", n, len(f.Calls()))
+	if c := len(f.Calls()); c > 2 {
+		t.Errorf("%d calls: the messages that waited for the first call were not taken in one", c)
+	}
+}
+
+func TestAppendKeys(t *testing.T) {
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{0, "[x]"},
+		{1, "[x k]"},
+		{3, "[x k/0 k/1 k/2]"},
+	}
+	for _, tc := range tests {
+		if got := fmt.Sprint(appendKeys([]string{"x"}, "k", tc.n)); got != tc.want {
+			t.Errorf("appendKeys(%d) = %s, want %s", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestKeyedDetected(t *testing.T) {
+	for _, m := range modes {
+		s, err := New(spec(map[string]string{"destination": "a"}), m.wrap(&fakeIngester{}), source.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (s.keyed != nil) != m.keyed {
+			t.Errorf("%s: keyed = %v", m.name, s.keyed != nil)
+		}
 	}
 }
 
 // TestRedeliveredSameKey logs a message and "crashes" before acknowledging it
-// (the connection is gone when Ingest returns); the next active gets the
-// message again from the broker with the same key, so the app drops it.
+// (the connection is gone when the Ingester returns); the next active gets
+// the message again from the broker with the same key, so the app drops it.
 func TestRedeliveredSameKey(t *testing.T) {
-	js, stream, prefix := jetStream(t)
-	publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
-	options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "ha", "ack.wait": "1"}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			js, stream, prefix := jetStream(t)
+			publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
+			options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "ha", "ack.wait": "1"}
 
-	var crashed sync.Once
-	var first *Source
-	started := make(chan struct{})
-	ing1 := &fakeIngester{hook: func(context.Context, string) error {
-		<-started
-		crashed.Do(func() { first.nc.Close() }) // the ack cannot go out
-		return nil
-	}}
-	first = newSource(t, ing1, options)
-	close(started)
-	waitFor(t, "the first delivery", func() bool { return len(ing1.Calls()) == 1 })
-	_ = stop(t, first, 2*time.Second)
+			var crashed sync.Once
+			var first *Source
+			started := make(chan struct{})
+			ing1 := &fakeIngester{hook: func(context.Context, []string) error {
+				<-started
+				crashed.Do(func() { first.nc.Close() }) // the ack cannot go out
+				return nil
+			}}
+			first = newSource(t, m.wrap(ing1), options)
+			close(started)
+			waitFor(t, "the first delivery", func() bool { return len(ing1.Rows()) == 1 })
+			_ = stop(t, first, 2*time.Second)
 
-	ing2 := &fakeIngester{}
-	second := newSource(t, ing2, options)
-	defer stop(t, second, 5*time.Second)
-	waitFor(t, "the redelivery", func() bool { return len(ing2.Calls()) == 1 })
-	k1, k2 := ing1.Calls()[0].key, ing2.Calls()[0].key
-	if k1 != k2 || k1 != Key(stream, "ha", 1) {
-		t.Errorf("keys %q and %q, want both %q", k1, k2, Key(stream, "ha", 1))
+			ing2 := &fakeIngester{}
+			second := newSource(t, m.wrap(ing2), options)
+			defer stop(t, second, 5*time.Second)
+			waitFor(t, "the redelivery", func() bool { return len(ing2.Rows()) == 1 })
+			want := "[A 1]@" + Key(stream, "ha", 1)
+			if r1, r2 := ing1.Rows()[0], ing2.Rows()[0]; r1 != want || r2 != want {
+				t.Errorf("delivered as %q and %q, want both %q", r1, r2, want)
+			}
+			waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "ha").AckFloor.Stream == 1 })
+		})
 	}
-	waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "ha").AckFloor.Stream == 1 })
 }
 
 // TestStopGivesBack stops the source while the app holds the first message:
-// that Ingest is cancelled, and every message, the first and the buffered
-// ones, goes straight back to the broker (nak), long before ack.wait.
+// that call is cancelled, and every message, those of the call and the
+// buffered ones, goes straight back to the broker (nak), long before
+// ack.wait.
 func TestStopGivesBack(t *testing.T) {
-	js, stream, prefix := jetStream(t)
-	var bodies []string
-	for i := range 10 {
-		bodies = append(bodies, fmt.Sprintf(`{"sym":"S","n":%d}`, i))
-	}
-	publish(t, js, prefix+".x", bodies...)
-	options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "g", "ack.wait": "60"}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			js, stream, prefix := jetStream(t)
+			var bodies []string
+			for i := range 10 {
+				bodies = append(bodies, fmt.Sprintf(`{"sym":"S","n":%d}`, i))
+			}
+			publish(t, js, prefix+".x", bodies...)
+			options := map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "g", "ack.wait": "60"}
 
-	entered := make(chan struct{}, 1)
-	ing1 := &fakeIngester{hook: func(ctx context.Context, _ string) error {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-ctx.Done()
-		return ctx.Err()
-	}}
-	first := newSource(t, ing1, options)
-	<-entered
-	waitFor(t, "the buffer to fill", func() bool { return consumerInfo(t, js, stream, "g").NumAckPending == 10 })
-	if err := stop(t, first, 200*time.Millisecond); err == nil || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Stop with a blocked Ingest = %v, want the deadline", err)
-	}
-	if n := len(ing1.Calls()); n != 0 {
-		t.Fatalf("blocked ingester took %d batches", n)
-	}
+			entered := make(chan struct{}, 1)
+			ing1 := &fakeIngester{hook: func(ctx context.Context, _ []string) error {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-ctx.Done()
+				return ctx.Err()
+			}}
+			first := newSource(t, m.wrap(ing1), options)
+			<-entered
+			waitFor(t, "the buffer to fill", func() bool { return consumerInfo(t, js, stream, "g").NumAckPending == 10 })
+			if err := stop(t, first, 200*time.Millisecond); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Stop with a blocked Ingester = %v, want the deadline", err)
+			}
+			if n := len(ing1.Calls()); n != 0 {
+				t.Fatalf("blocked ingester took %d batches", n)
+			}
 
-	ing2 := &fakeIngester{}
-	began := time.Now()
-	second := newSource(t, ing2, options)
-	defer stop(t, second, 5*time.Second)
-	waitFor(t, "all ten", func() bool { return len(ing2.Calls()) == 10 })
-	if d := time.Since(began); d > 30*time.Second {
-		t.Errorf("redelivery took %v: the messages were not given back", d)
-	}
-	seen := map[string]bool{}
-	for _, c := range ing2.Calls() {
-		seen[c.key] = true
-	}
-	for seq := uint64(1); seq <= 10; seq++ {
-		if !seen[Key(stream, "g", seq)] {
-			t.Errorf("message %d not delivered again", seq)
-		}
-	}
-	if k := ing1.Tried(); len(k) != 1 || k[0] != Key(stream, "g", 1) {
-		t.Errorf("first source tried %v, want only message 1", k)
+			ing2 := &fakeIngester{}
+			began := time.Now()
+			second := newSource(t, m.wrap(ing2), options)
+			defer stop(t, second, 5*time.Second)
+			waitFor(t, "all ten", func() bool { return len(ing2.Rows()) == 10 })
+			if d := time.Since(began); d > 30*time.Second {
+				t.Errorf("redelivery took %v: the messages were not given back", d)
+			}
+			var want []string
+			for i := range 10 {
+				want = append(want, fmt.Sprintf("[S %d]@%s", i, Key(stream, "g", uint64(i+1))))
+			}
+			if got := ing2.Rows(); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("delivered again %q, want %q", got, want)
+			}
+			tried := ing1.Tried()
+			if len(tried) != 1 || len(tried[0]) == 0 || tried[0][0] != Key(stream, "g", 1) || !m.keyed && len(tried[0]) != 1 {
+				t.Errorf("first source tried %q, want one call starting at message 1", tried)
+			}
+		})
 	}
 }
 
 // TestIngestRetried: a batch the app refuses is retried in place, in order,
-// with the same key, and acknowledged once taken.
+// with the same keys, and acknowledged once taken.
 func TestIngestRetried(t *testing.T) {
-	js, stream, prefix := jetStream(t)
-	publish(t, js, prefix+".x", `{"sym":"A","n":1}`, `{"sym":"B","n":2}`)
-	var mu sync.Mutex
-	fails := 3
-	ing := &fakeIngester{hook: func(context.Context, string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if fails > 0 {
-			fails--
-			return errors.New("queue full")
-		}
-		return nil
-	}}
-	s := newSource(t, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "r"})
-	defer stop(t, s, 5*time.Second)
-	waitFor(t, "both batches", func() bool { return len(ing.Calls()) == 2 })
-	k1 := Key(stream, "r", 1)
-	want := []string{k1, k1, k1, k1, Key(stream, "r", 2)}
-	if got := ing.Tried(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("tried %v, want %v", got, want)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			js, stream, prefix := jetStream(t)
+			publish(t, js, prefix+".x", `{"sym":"A","n":1}`, `{"sym":"B","n":2}`)
+			var mu sync.Mutex
+			fails := 3
+			ing := &fakeIngester{hook: func(context.Context, []string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if fails > 0 {
+					fails--
+					return errors.New("queue full")
+				}
+				return nil
+			}}
+			s := newSource(t, m.wrap(ing), map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "r"})
+			defer stop(t, s, 5*time.Second)
+			waitFor(t, "both events", func() bool { return len(ing.Rows()) == 2 })
+			k1, k2 := Key(stream, "r", 1), Key(stream, "r", 2)
+			if got, want := ing.Rows(), []string{"[A 1]@" + k1, "[B 2]@" + k2}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("events %q, want %q", got, want)
+			}
+			// The first call is tried four times alike; with Ingest the
+			// second message then has a call of its own.
+			tried := ing.Tried()
+			if len(tried) != 3+len(ing.Calls()) || tried[0][0] != k1 {
+				t.Errorf("tried %q", tried)
+			}
+			for i := 1; i < 4 && i < len(tried); i++ {
+				if fmt.Sprint(tried[i]) != fmt.Sprint(tried[0]) {
+					t.Errorf("retry %d with keys %q, first try %q", i, tried[i], tried[0])
+				}
+			}
+			if !m.keyed && fmt.Sprint(tried[4:]) != fmt.Sprint([][]string{{k2}}) {
+				t.Errorf("tried %q, want four times %q then %q", tried, k1, k2)
+			}
+			waitFor(t, "the ack floor at 2", func() bool { return consumerInfo(t, js, stream, "r").AckFloor.Stream == 2 })
+		})
 	}
-	waitFor(t, "the ack floor at 2", func() bool { return consumerInfo(t, js, stream, "r").AckFloor.Stream == 2 })
 }
 
 // TestSlowIngest: while the app pushes back for longer than ack.wait, the
-// source keeps the message in progress, so the broker does not deliver it
+// source keeps the messages in progress, so the broker does not deliver them
 // again.
 func TestSlowIngest(t *testing.T) {
-	js, stream, prefix := jetStream(t)
-	publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
-	ing := &fakeIngester{hook: func(ctx context.Context, _ string) error {
-		select {
-		case <-time.After(2500 * time.Millisecond):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}}
-	s := newSource(t, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "slow", "ack.wait": "1"})
-	defer stop(t, s, 5*time.Second)
-	waitFor(t, "the batch", func() bool { return len(ing.Calls()) == 1 })
-	waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "slow").AckFloor.Stream == 1 })
-	if info := consumerInfo(t, js, stream, "slow"); info.NumRedelivered != 0 {
-		t.Errorf("%d redeliveries", info.NumRedelivered)
-	}
-	if tried := ing.Tried(); len(tried) != 1 {
-		t.Errorf("Ingest called %d times: %v", len(tried), tried)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			js, stream, prefix := jetStream(t)
+			publish(t, js, prefix+".x", `{"sym":"A","n":1}`)
+			ing := &fakeIngester{hook: func(ctx context.Context, _ []string) error {
+				select {
+				case <-time.After(2500 * time.Millisecond):
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}}
+			s := newSource(t, m.wrap(ing), map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "slow", "ack.wait": "1"})
+			defer stop(t, s, 5*time.Second)
+			waitFor(t, "the batch", func() bool { return len(ing.Calls()) == 1 })
+			waitFor(t, "the ack", func() bool { return consumerInfo(t, js, stream, "slow").AckFloor.Stream == 1 })
+			if info := consumerInfo(t, js, stream, "slow"); info.NumRedelivered != 0 {
+				t.Errorf("%d redeliveries", info.NumRedelivered)
+			}
+			if tried := ing.Tried(); len(tried) != 1 {
+				t.Errorf("Ingester called %d times: %v", len(tried), tried)
+			}
+		})
 	}
 }
 
@@ -526,7 +699,7 @@ func TestStartWithoutStream(t *testing.T) {
 	subj := prefix + "late.x" // outside the test stream's subjects
 	subj = strings.Replace(subj, "tandem.test.", "tandem.late.", 1)
 	ing := &fakeIngester{}
-	s := newSource(t, ing, map[string]string{"destination": subj, "durable.name": "late"})
+	s := newSource(t, keyedIngester{ing}, map[string]string{"destination": subj, "durable.name": "late"})
 	defer stop(t, s, 5*time.Second)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -536,58 +709,64 @@ func TestStartWithoutStream(t *testing.T) {
 	}
 	defer js.DeleteStream(context.Background(), late)
 	publish(t, js, subj, `{"sym":"L","n":1}`)
-	waitFor(t, "the late message", func() bool { return len(ing.Calls()) == 1 })
-	if k := ing.Calls()[0].key; k != Key(late, "late", 1) {
-		t.Errorf("key %q", k)
+	waitFor(t, "the late message", func() bool { return len(ing.Rows()) == 1 })
+	if got, want := ing.Rows()[0], "[L 1]@"+Key(late, "late", 1); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
 // BenchmarkConsume measures messages per second from a stream into an
-// Ingester that takes each batch at once ("instant") or after 100µs, about a
-// replication round trip with ack: sync ("commit100us").
+// Ingester that takes each call at once ("instant") or after sleeping 100µs,
+// about a replication round trip with ack: sync ("commit100us"), through
+// Ingest, one call per message ("plain"), or IngestKeyed, one call per batch
+// at hand ("keyed").
 func BenchmarkConsume(b *testing.B) {
-	for _, c := range []struct {
-		name  string
-		delay time.Duration
-	}{{"instant", 0}, {"commit100us", 100 * time.Microsecond}} {
-		b.Run(c.name, func(b *testing.B) {
-			js, stream, prefix := jetStream(b)
-			for i := 0; i < b.N; i++ {
-				if _, err := js.PublishAsync(prefix+".x", []byte(`{"sym":"S","n":1}`)); err != nil {
-					b.Fatal(err)
-				}
-				if i%1000 == 999 || i == b.N-1 {
-					select {
-					case <-js.PublishAsyncComplete():
-					case <-time.After(time.Minute):
-						b.Fatal("publishing timed out")
+	for _, m := range modes {
+		for _, c := range []struct {
+			name  string
+			delay time.Duration
+		}{{"instant", 0}, {"commit100us", 100 * time.Microsecond}} {
+			b.Run(m.name+"/"+c.name, func(b *testing.B) {
+				js, stream, prefix := jetStream(b)
+				for i := 0; i < b.N; i++ {
+					if _, err := js.PublishAsync(prefix+".x", []byte(`{"sym":"S","n":1}`)); err != nil {
+						b.Fatal(err)
+					}
+					if i%1000 == 999 || i == b.N-1 {
+						select {
+						case <-js.PublishAsyncComplete():
+						case <-time.After(time.Minute):
+							b.Fatal("publishing timed out")
+						}
 					}
 				}
-			}
-			var mu sync.Mutex
-			n := 0
-			done := make(chan struct{})
-			ing := &fakeIngester{hook: func(context.Context, string) error {
-				if c.delay > 0 {
-					time.Sleep(c.delay)
+				var mu sync.Mutex
+				n, calls := 0, 0
+				done := make(chan struct{})
+				ing := &fakeIngester{hook: func(_ context.Context, keys []string) error {
+					if c.delay > 0 {
+						time.Sleep(c.delay)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					calls++
+					if n += len(keys); n == b.N {
+						close(done)
+					}
+					return nil
+				}}
+				b.ResetTimer()
+				s := newSource(b, m.wrap(ing), map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "bench", "buffer.size": "256"})
+				select {
+				case <-done:
+				case <-time.After(2 * time.Minute):
+					b.Fatal("consuming timed out")
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				if n++; n == b.N {
-					close(done)
-				}
-				return nil
-			}}
-			b.ResetTimer()
-			s := newSource(b, ing, map[string]string{"destination": prefix + ".x", "stream.name": stream, "durable.name": "bench", "buffer.size": "256"})
-			select {
-			case <-done:
-			case <-time.After(2 * time.Minute):
-				b.Fatal("consuming timed out")
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			_ = stop(b, s, 5*time.Second)
-		})
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+				b.ReportMetric(float64(b.N)/float64(calls), "msgs/call")
+				_ = stop(b, s, 5*time.Second)
+			})
+		}
 	}
 }
