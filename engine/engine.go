@@ -67,6 +67,7 @@ type stream struct {
 	defined   bool
 	slide     bool         // a named window that expires events one by one
 	win       *namedWindow // set when the stream is a named window
+	fault     *stream      // the fault stream (!name), with @OnError(action='stream')
 	queries   []*query
 	callbacks []func([]event.Event)
 }
@@ -260,6 +261,10 @@ func (r *Runtime) publish(s *stream, chunk []event.Event) {
 // deliver hands a chunk to the queries reading the stream and then to its
 // callbacks.
 func (r *Runtime) deliver(s *stream, chunk []event.Event) {
+	if s.fault != nil {
+		r.deliverGuarded(s, chunk)
+		return
+	}
 	for _, q := range s.queries {
 		q.process(chunk)
 	}

@@ -60,6 +60,9 @@ func plan(app *ast.App) (*Runtime, error) {
 		p.errorf(d.Pos, "partition is not supported")
 	}
 	r.ndef = len(r.streams)
+	for _, d := range app.Streams {
+		p.faultStream(d)
+	}
 	for _, d := range app.Windows {
 		p.defineWindow(d)
 	}
@@ -218,22 +221,41 @@ func (p *planner) planQuery(aq *ast.Query) {
 		p.errorf(aq.Pos, "%s queries are not supported: only queries over a single stream", what)
 		return
 	}
-	if in.Inner || in.Fault {
-		p.errorf(in.Pos, "inner and fault streams are not supported")
+	if in.Inner {
+		p.errorf(in.Pos, "inner streams are not supported outside partitions")
 		return
 	}
+	outName := ""
 	if o := aq.Output; o != nil {
 		if o.Action != ast.InsertOutput {
 			p.errorf(o.Pos, "only 'insert into' outputs are supported")
 			return
 		}
-		if o.Inner || o.Fault {
-			p.errorf(o.Pos, "inner and fault streams are not supported")
+		if o.Inner {
+			p.errorf(o.Pos, "inner streams are not supported outside partitions")
 			return
 		}
+		outName = o.Stream
+		if o.Fault {
+			outName = "!" + o.Stream
+			if _, ok := r.byName[outName]; !ok {
+				p.errorf(o.Pos, "stream %s has no fault stream: add @OnError(action='stream') to its definition", o.Stream)
+				return
+			}
+		}
 	}
-	src, ok := r.byName[in.Stream]
+	srcName := in.Stream
+	if in.Fault {
+		srcName = "!" + in.Stream
+	}
+	src, ok := r.byName[srcName]
 	if !ok {
+		if in.Fault {
+			if _, defined := r.byName[in.Stream]; defined {
+				p.errorf(in.Pos, "stream %s has no fault stream: add @OnError(action='stream') to its definition", in.Stream)
+				return
+			}
+		}
 		p.errorf(in.Pos, "stream %s is not defined", in.Stream)
 		return
 	}
@@ -346,7 +368,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 		p.errorf(aq.Pos, "query has no output stream")
 		return
 	}
-	outSchema := &event.Schema{Name: aq.Output.Stream}
+	outSchema := &event.Schema{Name: outName}
 	outSchema.Attrs = append(outSchema.Attrs, selItems(aq, sc, sel)...)
 	switch aq.Output.Events {
 	case ast.CurrentEvents:
@@ -362,7 +384,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 			return
 		}
 	}
-	if t, ok := r.byName[aq.Output.Stream]; ok {
+	if t, ok := r.byName[outName]; ok {
 		if !sameTypes(t.schema, outSchema) {
 			p.errorf(aq.Output.Pos, "query output (%s) does not match stream %s (%s)",
 				describe(outSchema), t.schema.Name, describe(t.schema))
@@ -677,8 +699,8 @@ func (p *planner) compile(e ast.Expr, sc *scope) *expr {
 }
 
 func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
-	if v.Index != nil || v.Inner || v.Fault {
-		p.errorf(v.Pos, "event indexes, inner and fault streams are not supported")
+	if v.Index != nil || v.Inner {
+		p.errorf(v.Pos, "event indexes and inner streams are not supported")
 		return nil
 	}
 	if sc.winExpr && (v.Stream == "first" || v.Stream == "last") {

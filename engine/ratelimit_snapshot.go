@@ -247,6 +247,7 @@ func (l *snapshotLimiter) appendState(b []byte) ([]byte, error) {
 	if b, err = appendRows(b, l.list); err != nil {
 		return b, err
 	}
+	b = appendUvarint(b, uint64(len(l.keys)))
 	for _, k := range l.keys {
 		b = appendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
@@ -273,8 +274,13 @@ func (l *snapshotLimiter) readState(d *decoder) error {
 	l.last = d.rows(l.types)
 	l.g.readState(d, l.types)
 	l.list = d.rows(l.types)
-	for range l.list {
+	nk := d.count()
+	for i := 0; i < nk && d.err == nil; i++ {
 		l.keys = append(l.keys, string(d.bytes()))
+	}
+	keyed := l.kind == snapAggWindowed || l.kind == snapAggGroupByWindowed
+	if d.err == nil && (keyed && nk != len(l.list) || !keyed && nk != 0) {
+		d.fail("group keys do not match the held events")
 	}
 	n := d.count()
 	if n > 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -175,6 +176,25 @@ var snapshotApps = []string{
 		"from S insert into W;\n@info(name='q') from W select symbol, sum(volume) as v insert all events into O;",
 	"define window W (symbol string, price double, volume long) timeBatch(40) output expired events;\n" +
 		"from S[price > 1.0] insert into W;\n@info(name='q') from W select symbol, count() as n insert expired events into O;",
+	"@info(name='q') from S select symbol output every 3 events insert into O;",
+	"@info(name='q') from S select symbol output first every 3 events insert into O;",
+	"@info(name='q') from S select symbol output last every 2 events insert into O;",
+	"@info(name='q') from S select symbol, volume group by symbol output first every 2 events insert into O;",
+	"@info(name='q') from S select symbol, volume group by symbol output last every 3 events insert into O;",
+	"@info(name='q') from S select symbol output every 50 millisec insert into O;",
+	"@info(name='q') from S select symbol output last every 40 millisec insert into O;",
+	"@info(name='q') from S select symbol output first every 30 millisec insert into O;",
+	"@info(name='q') from S select symbol, count() as n group by symbol output first every 30 millisec insert into O;",
+	"@info(name='q') from S select symbol, count() as n group by symbol output last every 40 millisec insert into O;",
+	"@info(name='q') from S select symbol output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S select symbol, sum(volume) as v group by symbol output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S#window.length(3) select symbol, price output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S#window.time(60) select sum(volume) as v, count() as n output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S#window.lengthBatch(3) select symbol, sum(volume) as v output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S#window.time(60) select sum(volume) as v group by symbol output snapshot every 30 millisec insert all events into O;",
+	"@info(name='q') from S#window.time(60) select symbol, max(price) as m group by symbol output snapshot every 30 millisec insert all events into O;",
+	"@app:name('U') @info(name='q') from S select symbol, UUID() as u insert into O;",
+	"@info(name='q') from S#pol2Cart(price, price)#window.length(2) select x, y, sum(volume) as v insert all events into O;",
 }
 
 func randomSteps(rng *rand.Rand, n int) []step {
@@ -335,4 +355,43 @@ func randomValue(rng *rand.Rand, t event.Type) event.Value {
 		return event.StringValue(fmt.Sprint(rng.IntN(5)))
 	}
 	return event.Value{}
+}
+
+// FuzzRestoreApps restores arbitrary bytes, seeded with real snapshots of
+// every snapshot app, and requires a runtime that accepted them to keep
+// working without an operator failing (Send and Advance would turn such a
+// panic into a logged error, which the logger here catches).
+func FuzzRestoreApps(f *testing.F) {
+	for i, q := range snapshotApps {
+		r := mustNew(f, mustParse(f, stockDef+q))
+		runSteps(f, r, randomSteps(rand.New(rand.NewPCG(uint64(i), 3)), 40), nil)
+		snap, err := r.Snapshot()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), snap)
+	}
+	f.Fuzz(func(t *testing.T, i uint8, data []byte) {
+		app := mustParse(t, stockDef+snapshotApps[int(i)%len(snapshotApps)])
+		r := mustNew(t, app)
+		if err := r.Restore(data); err != nil {
+			return
+		}
+		var logs bytes.Buffer
+		r.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+		steps := randomSteps(rand.New(rand.NewPCG(uint64(i), 4)), 30)
+		for k := range steps {
+			steps[k].ts += r.Now()
+		}
+		runSteps(t, r, steps, nil)
+		if d, ok := r.NextDeadline(); ok {
+			r.Advance(d)
+		}
+		if _, err := r.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Fatalf("operator failed after restore:\n%s", logs.String())
+		}
+	})
 }
