@@ -20,16 +20,17 @@ import (
 // Runtime runs one app. It is not safe for concurrent use: the caller
 // serialises every call, and callbacks must not call back into the Runtime.
 type Runtime struct {
-	app     *ast.App
-	name    string
-	streams []*stream // defined streams in order, then inferred ones
-	byName  map[string]*stream
-	ndef    int // number of defined streams
-	queries []*query
-	windows []*namedWindow // named windows in definition order
-	timed   []timer        // the operators that may have timers
-	byQuery map[string]*query
-	shape   uint64 // fingerprint of the plan, checked by Restore
+	app      *ast.App
+	name     string
+	streams  []*stream // defined streams in order, then inferred ones
+	byName   map[string]*stream
+	ndef     int // number of defined streams
+	queries  []*query
+	windows  []*namedWindow // named windows in definition order
+	triggers []*trigger
+	timed    []timer // the operators that may have timers
+	byQuery  map[string]*query
+	shape    uint64 // fingerprint of the plan, checked by Restore
 
 	playback        bool
 	idle, increment int64 // playback heartbeat, in milliseconds
@@ -153,9 +154,9 @@ func (r *Runtime) Playback() (on bool, idle, increment int64) {
 	return r.playback, r.idle, r.increment
 }
 
-// Start tells the runtime the app starts at now: the periods of time-based
-// output rate limiting (`output every 1 sec`, `output snapshot every ...`)
-// count from it, as Siddhi's count from the app's start. Without a call the
+// Start tells the runtime the app starts at now: triggers and the periods of
+// time-based output rate limiting (`output every 1 sec`, `output snapshot
+// every ...`) count from it, as Siddhi's count from the app's start. Without a call the
 // first event or tick starts the app at its time, which keeps two nodes
 // replaying the same log in step. Start does not move the clock; later calls
 // do nothing.
@@ -168,6 +169,9 @@ func (r *Runtime) Start(now int64) {
 		if q.rate != nil {
 			q.rate.start(now)
 		}
+	}
+	for _, t := range r.triggers {
+		t.start(now)
 	}
 }
 

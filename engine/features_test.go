@@ -331,3 +331,33 @@ func TestStartAnchorsPeriods(t *testing.T) {
 		}
 	}
 }
+
+func TestTriggers(t *testing.T) {
+	tests := []struct {
+		def  string
+		to   int64
+		want string
+	}{
+		{"define trigger T at 'start';", 5000, "+ 1000"},
+		{"define trigger T at every 500 millisec;", 2100, "+ 1500\n+ 2000"},
+		{"define trigger T at '*/2 * * * * ?';", 5000, "+ 2000\n+ 4000"},
+	}
+	for _, tc := range tests {
+		r := mustNew(t, mustParse(t, tc.def+" @info(name='q') from T select triggered_time as t insert into O;"))
+		var rec recorder
+		r.OnQuery("q", rec.query)
+		r.Start(1000)
+		r.Advance(tc.to)
+		if got := rec.take(); got != tc.want {
+			t.Errorf("%s: got\n%s\nwant\n%s", tc.def, got, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		"define trigger T at 'nonsense';",
+		"define stream T (a int); define trigger T at 'start';",
+	} {
+		if _, err := New(mustParse(t, bad)); err == nil {
+			t.Errorf("%s: planned, want an error", bad)
+		}
+	}
+}

@@ -47,9 +47,6 @@ func plan(app *ast.App) (*Runtime, error) {
 	for _, d := range app.Tables {
 		p.errorf(d.Pos, "define table (%s) is not supported", d.Name)
 	}
-	for _, d := range app.Triggers {
-		p.errorf(d.Pos, "define trigger (%s) is not supported", d.Name)
-	}
 	for _, d := range app.Aggregations {
 		p.errorf(d.Pos, "define aggregation (%s) is not supported", d.Name)
 	}
@@ -65,6 +62,9 @@ func plan(app *ast.App) (*Runtime, error) {
 	}
 	for _, d := range app.Windows {
 		p.defineWindow(d)
+	}
+	for _, d := range app.Triggers {
+		p.defineTrigger(d)
 	}
 	for _, q := range app.Queries {
 		p.planQuery(q)

@@ -195,6 +195,9 @@ var snapshotApps = []string{
 	"@info(name='q') from S#window.time(60) select symbol, max(price) as m group by symbol output snapshot every 30 millisec insert all events into O;",
 	"@app:name('U') @info(name='q') from S select symbol, UUID() as u insert into O;",
 	"@info(name='q') from S#pol2Cart(price, price)#window.length(2) select x, y, sum(volume) as v insert all events into O;",
+	"define trigger T at every 25 millisec;\n@info(name='q') from T select triggered_time as t insert into O;",
+	"define trigger T at 'start';\n@info(name='q') from T select triggered_time as t insert into O;",
+	"define trigger T at '*/1 * * * * ?';\n@info(name='q') from T select triggered_time as t insert into O;",
 }
 
 func randomSteps(rng *rand.Rand, n int) []step {

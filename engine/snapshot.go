@@ -55,6 +55,9 @@ func (r *Runtime) Snapshot() ([]byte, error) {
 			}
 		}
 	}
+	for _, t := range r.triggers {
+		b = t.appendState(b)
+	}
 	if r.uuids {
 		b = appendUvarint(b, r.uuidSeq)
 	}
@@ -103,6 +106,9 @@ func (r *Runtime) Restore(state []byte) error {
 			}
 		}
 	}
+	for _, t := range fresh.triggers {
+		t.readState(d)
+	}
 	var seq uint64
 	if fresh.uuids {
 		seq = d.uvarint()
@@ -123,6 +129,10 @@ func (r *Runtime) Restore(state []byte) error {
 		rebind(q.win, r)
 		q.rate = f.rate
 		q.sel.single, q.sel.groups = f.sel.single, f.sel.groups
+	}
+	for i, t := range r.triggers {
+		f := fresh.triggers[i]
+		t.started, t.done, t.next = f.started, f.done, f.next
 	}
 	r.clock = clock
 	r.uuidSeq = seq
