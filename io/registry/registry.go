@@ -13,13 +13,17 @@ import (
 	"github.com/tandem-stream/tandem/io/sink"
 	"github.com/tandem-stream/tandem/io/sink/filesink"
 	"github.com/tandem-stream/tandem/io/sink/httpsink"
+	"github.com/tandem-stream/tandem/io/sink/kafkasink"
 	"github.com/tandem-stream/tandem/io/sink/logsink"
 	"github.com/tandem-stream/tandem/io/sink/mqttsink"
 	"github.com/tandem-stream/tandem/io/sink/natssink"
+	"github.com/tandem-stream/tandem/io/sink/rabbitsink"
 	"github.com/tandem-stream/tandem/io/source"
 	"github.com/tandem-stream/tandem/io/source/httpsource"
+	"github.com/tandem-stream/tandem/io/source/kafkasource"
 	"github.com/tandem-stream/tandem/io/source/mqttsource"
 	"github.com/tandem-stream/tandem/io/source/natssource"
+	"github.com/tandem-stream/tandem/io/source/rabbitsource"
 )
 
 // Registry holds source and sink factories by type name, case-insensitively.
@@ -43,11 +47,15 @@ func Default(servers *httpsource.Servers) *Registry {
 	r.sources[httpsource.Type] = httpsource.Factory(servers)
 	r.sources[natssource.Type] = natssource.Factory
 	r.sources[mqttsource.Type] = mqttsource.Factory
+	r.sources[kafkasource.Type] = kafkasource.Factory
+	r.sources[rabbitsource.Type] = rabbitsource.Factory
 	r.sinks[logsink.Type] = logsink.Factory
 	r.sinks[filesink.Type] = filesink.Factory
 	r.sinks[httpsink.Type] = httpsink.Factory
 	r.sinks[natssink.Type] = natssink.Factory
 	r.sinks[mqttsink.Type] = mqttsink.Factory
+	r.sinks[kafkasink.Type] = kafkasink.Factory
+	r.sinks[rabbitsink.Type] = rabbitsink.Factory
 	return r
 }
 

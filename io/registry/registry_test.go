@@ -23,10 +23,10 @@ func TestDefault(t *testing.T) {
 	defer servers.Close(context.Background())
 	r := Default(servers)
 
-	if got := strings.Join(r.SourceTypes(), ","); got != "http,mqtt,nats" {
+	if got := strings.Join(r.SourceTypes(), ","); got != "http,kafka,mqtt,nats,rabbitmq" {
 		t.Errorf("SourceTypes = %s", got)
 	}
-	if got := strings.Join(r.SinkTypes(), ","); got != "file,http,log,mqtt,nats" {
+	if got := strings.Join(r.SinkTypes(), ","); got != "file,http,kafka,log,mqtt,nats,rabbitmq" {
 		t.Errorf("SinkTypes = %s", got)
 	}
 
@@ -48,8 +48,10 @@ func TestDefault(t *testing.T) {
 
 	// Built, not started: that needs a broker.
 	for typ, options := range map[string]map[string]string{
-		"nats": {"destination": "in", "stream.name": "IN"},
-		"mqtt": {"url": "tcp://127.0.0.1:1883", "topic": "in"},
+		"nats":     {"destination": "in", "stream.name": "IN"},
+		"mqtt":     {"url": "tcp://127.0.0.1:1883", "topic": "in"},
+		"kafka":    {"topic.list": "in", "group.id": "g", "bootstrap.servers": "127.0.0.1:9092"},
+		"rabbitmq": {"uri": "amqp://guest:guest@127.0.0.1:5672/", "exchange.name": "x", "queue.name": "q"},
 	} {
 		f, err := r.Source(typ)
 		if err != nil {
@@ -61,11 +63,13 @@ func TestDefault(t *testing.T) {
 	}
 
 	sinkOptions := map[string]map[string]string{
-		"log":  nil,
-		"File": {"file.uri": filepath.Join(t.TempDir(), "out.json")},
-		"http": {"publisher.url": "http://127.0.0.1:1/x"},
-		"nats": {"destination": "out"},
-		"MQTT": {"url": "tcp://127.0.0.1:1", "topic": "out"},
+		"log":      nil,
+		"File":     {"file.uri": filepath.Join(t.TempDir(), "out.json")},
+		"http":     {"publisher.url": "http://127.0.0.1:1/x"},
+		"nats":     {"destination": "out"},
+		"MQTT":     {"url": "tcp://127.0.0.1:1", "topic": "out"},
+		"kafka":    {"topic": "out", "bootstrap.servers": "127.0.0.1:1"},
+		"rabbitmq": {"uri": "amqp://guest:guest@127.0.0.1:1/", "exchange.name": "x"},
 	}
 	for typ, options := range sinkOptions {
 		f, err := r.Sink(typ)
@@ -82,13 +86,13 @@ func TestDefault(t *testing.T) {
 
 func TestUnknown(t *testing.T) {
 	r := Default(httpsource.NewServers(nil))
-	if _, err := r.Source("kafka"); err == nil || err.Error() != `unknown source type "kafka" (known: http, mqtt, nats)` {
-		t.Errorf("Source(kafka) = %v", err)
+	if _, err := r.Source("jms"); err == nil || err.Error() != `unknown source type "jms" (known: http, kafka, mqtt, nats, rabbitmq)` {
+		t.Errorf("Source(jms) = %v", err)
 	}
-	if _, err := r.Sink("email"); err == nil || err.Error() != `unknown sink type "email" (known: file, http, log, mqtt, nats)` {
+	if _, err := r.Sink("email"); err == nil || err.Error() != `unknown sink type "email" (known: file, http, kafka, log, mqtt, nats, rabbitmq)` {
 		t.Errorf("Sink(email) = %v", err)
 	}
-	if _, err := r.Sink(""); err == nil || err.Error() != `@sink has no type (known: file, http, log, mqtt, nats)` {
+	if _, err := r.Sink(""); err == nil || err.Error() != `@sink has no type (known: file, http, kafka, log, mqtt, nats, rabbitmq)` {
 		t.Errorf("Sink('') = %v", err)
 	}
 	if _, err := New().Source("http"); err == nil || !strings.Contains(err.Error(), "(known: none)") {
