@@ -6,10 +6,14 @@
 // Each message is one JSON body (an event or an array of events, see package
 // jsonmap). The source acknowledges a QoS 1 or 2 message (PUBACK, PUBREC)
 // only after the app's Ingester has taken it, so with replication ack: sync
-// both nodes hold it by then; messages are handled one at a time, in the
-// order received, and a batch the app refuses is retried in place until it
-// is taken or the source stops. A message that does not decode is logged and
-// acknowledged: it could never be taken, and MQTT has no way to refuse it.
+// both nodes hold it by then. When the Ingester is a source.KeyedIngester
+// (the host's is), the messages already received (up to 256) go to it in one
+// call, each event with its own key, so they cost one replication commit,
+// and are acknowledged together after it, in the order received; otherwise
+// messages are handed to Ingest one at a time, in order. A call the app
+// refuses is retried in place until it is taken or the source stops. A
+// message that does not decode is logged and acknowledged in its turn: it
+// could never be taken, and MQTT has no way to refuse it.
 //
 // High availability. Both nodes connect with the same client id (client.id,
 // by default derived from the app, stream, url and topic) and, by default,
@@ -22,8 +26,9 @@
 // message the old active logged but had not acknowledged when it died is
 // delivered to the new active and processed a second time. To prevent that,
 // give each message an id in its JSON and name that stream attribute with
-// idempotency.attribute: each event is then ingested on its own with the key
-// mqtt:<stream>:<id>, and the new active drops the ones already logged.
+// idempotency.attribute: each event then carries the key mqtt:<stream>:<id>
+// (with an Ingester that is not a KeyedIngester, each event is ingested on
+// its own for that), and the new active drops the ones already logged.
 // Events whose id is null carry no key.
 //
 // With QoS 0 nothing is acknowledged and messages in flight at a failover
@@ -74,6 +79,9 @@ const queueSize = 1024
 // maxKeyID is the longest id used in a key as is; longer ids are hashed.
 const maxKeyID = 128
 
+// maxBatch bounds the messages handed to a KeyedIngester in one call.
+const maxBatch = 256
+
 // Retry pacing for a batch the app does not take.
 const (
 	retryMin = 100 * time.Millisecond
@@ -95,6 +103,7 @@ type Source struct {
 	broker Broker
 	topics []string
 	ing    source.Ingester
+	keyed  source.KeyedIngester // ing, when it takes a key per row; else nil
 	dec    *jsonmap.Decoder
 	app    string
 	stream string
@@ -108,6 +117,7 @@ type Source struct {
 
 	mu       sync.Mutex
 	client   mqtt.Client
+	queue    chan received      // the messages received, not yet handled
 	stopping chan struct{}      // closed by Stop
 	done     chan struct{}      // closed when the handling goroutine returns
 	cancel   context.CancelFunc // aborts an Ingest in flight
@@ -135,6 +145,7 @@ func New(spec source.Spec, ing source.Ingester, env source.Env) (*Source, error)
 		return nil, err
 	}
 	s := &Source{broker: b, ing: ing, app: spec.App, stream: spec.Stream.Name, idAttr: -1}
+	s.keyed, _ = ing.(source.KeyedIngester)
 	for t := range strings.SplitSeq(spec.Options[optTopic], ",") {
 		if t = strings.TrimSpace(t); t == "" {
 			continue
@@ -267,7 +278,7 @@ func (s *Source) Start(ctx context.Context) error {
 		return fmt.Errorf("mqtt source %s/%s: connect to %s: %w", s.app, s.stream, s.broker.URL, ctx.Err())
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	s.client, s.stopping, s.done, s.cancel = client, stopping, done, cancel
+	s.client, s.stopping, s.done, s.cancel, s.queue = client, stopping, done, cancel, queue
 	go s.run(runCtx, queue, stopping, done)
 	return nil
 }
@@ -275,19 +286,51 @@ func (s *Source) Start(ctx context.Context) error {
 // run handles queued messages in order until Stop.
 func (s *Source) run(ctx context.Context, queue <-chan received, stopping, done chan struct{}) {
 	defer close(done)
+	var batch []mqtt.Message
 	for {
 		select {
 		case <-stopping:
 			return
 		case r := <-queue:
-			if r.msg.Qos() > 0 && !s.broker.CleanSession && r.conn != s.conn.Load() {
-				// Its connection is gone, so its acknowledgement could not be
-				// sent; the broker sends it again on the new one.
+			if s.keyed == nil {
+				if s.current(r) {
+					s.handle(ctx, r.msg, stopping)
+				}
 				continue
 			}
-			s.handle(ctx, r.msg, stopping)
+			batch = batch[:0]
+			if s.current(r) {
+				batch = append(batch, r.msg)
+			}
+			batch = s.ready(queue, batch)
+			if len(batch) > 0 {
+				s.handleKeyed(ctx, batch, stopping)
+			}
+			clear(batch) // do not pin the messages until the next batch
 		}
 	}
+}
+
+// current reports whether r is to be handled: a QoS 1 or 2 message of a kept
+// session whose connection is gone is not, as its acknowledgement could not
+// be sent; the broker sends it again on the new connection.
+func (s *Source) current(r received) bool {
+	return r.msg.Qos() == 0 || s.broker.CleanSession || r.conn == s.conn.Load()
+}
+
+// ready appends to batch the messages already queued, up to maxBatch.
+func (s *Source) ready(queue <-chan received, batch []mqtt.Message) []mqtt.Message {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-queue:
+			if s.current(r) {
+				batch = append(batch, r.msg)
+			}
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // handle ingests one message and acknowledges it once the app holds it; if
@@ -301,12 +344,17 @@ func (s *Source) handle(ctx context.Context, m mqtt.Message, stopping chan struc
 		return
 	}
 	if s.idAttr < 0 {
-		if len(rows) > 0 && !s.ingest(ctx, rows, "", stopping) {
+		if len(rows) > 0 && !s.deliver(ctx, stopping, func(ctx context.Context) error {
+			return s.ing.Ingest(ctx, s.stream, rows, "")
+		}, "events", len(rows)) {
 			return
 		}
 	} else {
 		for _, row := range rows {
-			if !s.ingest(ctx, [][]event.Value{row}, Key(s.stream, row[s.idAttr]), stopping) {
+			key := Key(s.stream, row[s.idAttr])
+			if !s.deliver(ctx, stopping, func(ctx context.Context) error {
+				return s.ing.Ingest(ctx, s.stream, [][]event.Value{row}, key)
+			}, "key", key) {
 				return
 			}
 		}
@@ -314,19 +362,51 @@ func (s *Source) handle(ctx context.Context, m mqtt.Message, stopping chan struc
 	m.Ack()
 }
 
-// ingest hands rows to the app, retrying until it takes them (true) or the
-// source stops (false).
-func (s *Source) ingest(ctx context.Context, rows [][]event.Value, key string, stopping chan struct{}) bool {
+// handleKeyed ingests the events of msgs in one call, each with its key (""
+// without idempotency.attribute), and acknowledges the messages in order
+// once the app holds them all; if the source stops first none is
+// acknowledged.
+func (s *Source) handleKeyed(ctx context.Context, msgs []mqtt.Message, stopping chan struct{}) {
+	var rows [][]event.Value
+	var keys []string
+	for _, m := range msgs {
+		r, err := s.dec.Decode(m.Payload())
+		if err != nil {
+			// Acknowledged with the others: MQTT wants PUBACKs in order.
+			s.logger.Warn("dropping a message that does not decode", "topic", m.Topic(), "err", err)
+			continue
+		}
+		for _, row := range r {
+			k := ""
+			if s.idAttr >= 0 {
+				k = Key(s.stream, row[s.idAttr])
+			}
+			rows, keys = append(rows, row), append(keys, k)
+		}
+	}
+	if len(rows) > 0 && !s.deliver(ctx, stopping, func(ctx context.Context) error {
+		return s.keyed.IngestKeyed(ctx, s.stream, rows, keys)
+	}, "messages", len(msgs), "events", len(rows)) {
+		return
+	}
+	for _, m := range msgs {
+		m.Ack()
+	}
+}
+
+// deliver calls ingest, retrying until the app takes the batch (true) or the
+// source stops (false). logArgs describe the batch in the retry log.
+func (s *Source) deliver(ctx context.Context, stopping chan struct{}, ingest func(context.Context) error, logArgs ...any) bool {
 	backoff := retryMin
 	for {
-		err := s.ing.Ingest(ctx, s.stream, rows, key)
+		err := ingest(ctx)
 		if err == nil {
 			return true
 		}
 		if ctx.Err() != nil || isClosed(stopping) {
 			return false
 		}
-		s.logger.Warn("batch not accepted; retrying", "key", key, "events", len(rows), "err", err, "retry_in", backoff)
+		s.logger.Warn("batch not accepted; retrying", append(logArgs, "err", err, "retry_in", backoff)...)
 		t := time.NewTimer(backoff)
 		select {
 		case <-stopping:
@@ -338,10 +418,10 @@ func (s *Source) ingest(ctx context.Context, rows [][]event.Value, key string, s
 	}
 }
 
-// Stop stops handling messages, waits for the one in flight (acknowledged if
-// the app took it) and disconnects; the messages not acknowledged stay with
-// the broker's session for the next active. When ctx ends first, the Ingest
-// in flight is cancelled and Stop still waits for it.
+// Stop stops handling messages, waits for the batch in flight (acknowledged
+// if the app took it) and disconnects; the messages not acknowledged stay
+// with the broker's session for the next active. When ctx ends first, the
+// Ingester call in flight is cancelled and Stop still waits for it.
 func (s *Source) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if s.client == nil {
