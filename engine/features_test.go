@@ -361,3 +361,89 @@ func TestTriggers(t *testing.T) {
 		}
 	}
 }
+
+func TestJoins(t *testing.T) {
+	const defs = "define stream S (symbol string, price double);\ndefine stream T (company string, tweet string);\n"
+	tests := []struct {
+		name  string
+		query string
+		want  string
+	}{
+		{
+			name:  "inner join",
+			query: "from S#window.length(2) join T#window.length(2) on S.symbol == T.company select S.symbol, T.tweet insert all events into O;",
+			// T's arrivals match S's window; S's third event pushes out the
+			// first, which expires its match (C itself matches nothing).
+			want: "+ A,hi\n+ B,yo\n- A,hi",
+		},
+		{
+			name:  "left outer join",
+			query: "from S#window.length(1) as s left outer join T#window.length(5) as t on s.symbol == t.company select s.symbol, t.tweet insert into O;",
+			// S's window holds one event: A is gone when T's A arrives, and
+			// T's side is not outer.
+			want: "+ A,null\n+ B,null\n+ B,yo\n+ C,null",
+		},
+		{
+			name:  "unidirectional",
+			query: "from S unidirectional join T#window.length(5) select symbol, count() as n insert into O;",
+			// Only S's arrivals join; each one's matches are one chunk.
+			want: "+ C,2",
+		},
+		{
+			name:  "full outer join with a window on one side",
+			query: "from S#window.length(1) full outer join T on S.symbol == T.company select S.symbol, T.company insert into O;",
+			want:  "+ A,null\n+ B,null\n+ null,A\n+ B,B\n+ C,null",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustNew(t, mustParse(t, defs+"@info(name='q') "+tc.query))
+			var rec recorder
+			r.OnQuery("q", rec.query)
+			s, _ := r.InputID("S")
+			tt, _ := r.InputID("T")
+			send := func(id int, ts int64, a, b any) { r.Send(id, ts, row(a, b)) }
+			send(s, 1, "A", 1.0)
+			send(s, 2, "B", 2.0)
+			send(tt, 3, "A", "hi")
+			send(tt, 4, "B", "yo")
+			send(s, 5, "C", 3.0)
+			if got := rec.take(); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSelfJoin(t *testing.T) {
+	r := mustNew(t, mustParse(t, "define stream S (symbol string, price double);\n"+
+		"@info(name='q') from S#window.length(2) as a join S#window.length(2) as b on a.symbol == b.symbol "+
+		"select a.price as pa, b.price as pb insert into O;"))
+	var rec recorder
+	r.OnQuery("q", rec.query)
+	id, _ := r.InputID("S")
+	r.Send(id, 1, row("A", 1.0))
+	r.Send(id, 2, row("A", 2.0))
+	// Each event runs through the left side, then the right: the left
+	// finds the right's window without it, the right finds the left's with
+	// it.
+	if got, want := rec.take(), "+ 1.0,1.0\n+ 2.0,1.0\n+ 1.0,2.0\n+ 2.0,2.0"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	const defs = "define stream S (symbol string, price double); define stream T (symbol string, n int);\n"
+	for _, bad := range []string{
+		"from S join T select symbol insert into O;",                          // ambiguous
+		"from S join T on S.symbol == T.symbol select * insert into O;",       // duplicate output
+		"from S join T on S.nosuch == T.symbol select S.price insert into O;", // no attribute
+		"from S join X on S.symbol == X.symbol select S.price insert into O;", // no stream
+		"from S join T on S.price select S.price insert into O;",              // not bool
+		"from S join T#window.nosuch(1) on S.symbol == T.symbol select S.price insert into O;",
+	} {
+		if _, err := New(mustParse(t, defs+bad)); err == nil {
+			t.Errorf("%s: planned, want an error", bad)
+		}
+	}
+}

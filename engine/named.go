@@ -71,6 +71,7 @@ func (p *planner) defineWindow(d *ast.WindowDef) {
 	if spec == nil {
 		return
 	}
+	spec.find = true // any query may join with it
 	s := &stream{schema: sch, width: len(sch.Attrs), id: len(p.r.streams), slide: spec.sliding()}
 	w := &namedWindow{rt: p.r, name: d.Name, s: s, win: spec.build(p, sch, nil, spec.tsCol)}
 	switch d.Events {

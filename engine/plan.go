@@ -194,6 +194,8 @@ type scope struct {
 	// winExpr: an expression window's condition, where first.x and last.x
 	// name the window's first and newest events.
 	winExpr bool
+	// sides: the two inputs of a join, whose attributes make up in.
+	sides []joinRef
 }
 
 func (p *planner) planQuery(aq *ast.Query) {
@@ -207,12 +209,14 @@ func (p *planner) planQuery(aq *ast.Query) {
 			p.errorf(aq.Pos, "query %s is defined twice", q.name)
 		}
 	}
+	if j, ok := aq.Input.(*ast.JoinInput); ok && j != nil {
+		p.planJoin(aq, q, j)
+		return
+	}
 	in, ok := aq.Input.(*ast.StreamInput)
 	if !ok || in == nil {
 		what := "this input"
 		switch aq.Input.(type) {
-		case *ast.JoinInput:
-			what = "join"
 		case *ast.StateInput:
 			what = "pattern and sequence"
 		case *ast.AnonymousInput:
@@ -225,24 +229,9 @@ func (p *planner) planQuery(aq *ast.Query) {
 		p.errorf(in.Pos, "inner streams are not supported outside partitions")
 		return
 	}
-	outName := ""
-	if o := aq.Output; o != nil {
-		if o.Action != ast.InsertOutput {
-			p.errorf(o.Pos, "only 'insert into' outputs are supported")
-			return
-		}
-		if o.Inner {
-			p.errorf(o.Pos, "inner streams are not supported outside partitions")
-			return
-		}
-		outName = o.Stream
-		if o.Fault {
-			outName = "!" + o.Stream
-			if _, ok := r.byName[outName]; !ok {
-				p.errorf(o.Pos, "stream %s has no fault stream: add @OnError(action='stream') to its definition", o.Stream)
-				return
-			}
-		}
+	outName, ok := p.outputName(aq)
+	if !ok {
+		return
 	}
 	srcName := in.Stream
 	if in.Fault {
@@ -363,39 +352,8 @@ func (p *planner) planQuery(aq *ast.Query) {
 	q.sel = sel
 	fmt.Fprintf(&p.shape, "aggs%d,group%v)", len(sel.aggs), sel.groups != nil)
 
-	// Output.
-	if aq.Output == nil || aq.Output.Stream == "" {
-		p.errorf(aq.Pos, "query has no output stream")
+	if !p.planOutput(aq, q, sc, sel, outName, spec != nil) {
 		return
-	}
-	outSchema := &event.Schema{Name: outName}
-	outSchema.Attrs = append(outSchema.Attrs, selItems(aq, sc, sel)...)
-	switch aq.Output.Events {
-	case ast.CurrentEvents:
-		sel.currentOn = true
-	case ast.ExpiredEvents:
-		sel.expiredOn = true
-	default:
-		sel.currentOn, sel.expiredOn = true, true
-	}
-	if aq.Rate != nil {
-		q.rate = p.planRate(aq, spec != nil, sel, outSchema)
-		if q.rate == nil {
-			return
-		}
-	}
-	if t, ok := r.byName[outName]; ok {
-		if !sameTypes(t.schema, outSchema) {
-			p.errorf(aq.Output.Pos, "query output (%s) does not match stream %s (%s)",
-				describe(outSchema), t.schema.Name, describe(t.schema))
-			return
-		}
-		q.target = t
-	} else {
-		t := &stream{schema: outSchema, width: len(outSchema.Attrs), id: len(r.streams)}
-		r.streams = append(r.streams, t)
-		r.byName[outSchema.Name] = t
-		q.target = t
 	}
 	// A named window's readers get expired events too, which the stateless
 	// path does not tell apart.
@@ -441,6 +399,72 @@ func (p *planner) planQuery(aq *ast.Query) {
 	if q.name != "" {
 		r.byQuery[q.name] = q
 	}
+}
+
+// planOutput plans what a query outputs: which events, the output rate and
+// the target stream, which it defines when it is new.
+func (p *planner) planOutput(aq *ast.Query, q *query, sc *scope, sel *selector, outName string, windowed bool) bool {
+	r := p.r
+	if aq.Output == nil || aq.Output.Stream == "" {
+		p.errorf(aq.Pos, "query has no output stream")
+		return false
+	}
+	outSchema := &event.Schema{Name: outName}
+	outSchema.Attrs = append(outSchema.Attrs, selItems(aq, sc, sel)...)
+	switch aq.Output.Events {
+	case ast.CurrentEvents:
+		sel.currentOn = true
+	case ast.ExpiredEvents:
+		sel.expiredOn = true
+	default:
+		sel.currentOn, sel.expiredOn = true, true
+	}
+	if aq.Rate != nil {
+		q.rate = p.planRate(aq, windowed, sel, outSchema)
+		if q.rate == nil {
+			return false
+		}
+	}
+	if t, ok := r.byName[outName]; ok {
+		if !sameTypes(t.schema, outSchema) {
+			p.errorf(aq.Output.Pos, "query output (%s) does not match stream %s (%s)",
+				describe(outSchema), t.schema.Name, describe(t.schema))
+			return false
+		}
+		q.target = t
+	} else {
+		t := &stream{schema: outSchema, width: len(outSchema.Attrs), id: len(r.streams)}
+		r.streams = append(r.streams, t)
+		r.byName[outSchema.Name] = t
+		q.target = t
+	}
+	return true
+}
+
+// outputName returns the stream a query inserts into ("!S" for a fault
+// stream), or false after reporting why it cannot.
+func (p *planner) outputName(aq *ast.Query) (string, bool) {
+	o := aq.Output
+	if o == nil {
+		return "", true
+	}
+	if o.Action != ast.InsertOutput {
+		p.errorf(o.Pos, "only 'insert into' outputs are supported")
+		return "", false
+	}
+	if o.Inner {
+		p.errorf(o.Pos, "inner streams are not supported outside partitions")
+		return "", false
+	}
+	if !o.Fault {
+		return o.Stream, true
+	}
+	name := "!" + o.Stream
+	if _, ok := p.r.byName[name]; !ok {
+		p.errorf(o.Pos, "stream %s has no fault stream: add @OnError(action='stream') to its definition", o.Stream)
+		return "", false
+	}
+	return name, true
 }
 
 // filter compiles a filter handler.
@@ -714,6 +738,14 @@ func (p *planner) variable(v *ast.Variable, sc *scope) *expr {
 			sp = spaceLast
 		}
 		return varExpr(sp, i, sc.in.Attrs[i].Type)
+	}
+	if len(sc.sides) > 0 {
+		if v.Stream == "" && sc.out != nil {
+			if i := sc.out.Index(v.Name); i >= 0 {
+				return varExpr(spaceOut, i, sc.out.Attrs[i].Type)
+			}
+		}
+		return p.joinVar(v, sc)
 	}
 	if v.Stream != "" {
 		known := false

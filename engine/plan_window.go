@@ -37,6 +37,9 @@ type windowSpec struct {
 	include   bool   // expressionBatch: include the triggering event
 	inclCol   int    // or the attribute saying so; -1 otherwise
 	stream    bool   // expressionBatch: stream events through
+	// find: a join searches the window, so batch windows keep their last
+	// batch even when the query does not output expired events.
+	find bool
 }
 
 // sliding reports whether the window expires events one by one (Siddhi's
@@ -65,13 +68,19 @@ func (w *windowSpec) build(p *planner, stored *event.Schema, cols []int, tsCol i
 	case "externaltime":
 		return newExternalTimeWindow(w.n, tsCol, stored, cols)
 	case "lengthbatch":
-		return newLengthBatchWindow(int(w.n), w.streamCurrent, w.expiredOn, stored, cols)
+		lb := newLengthBatchWindow(int(w.n), w.streamCurrent, w.expiredOn, stored, cols)
+		lb.keep = w.find
+		return lb
 	case "timebatch":
-		return newTimeBatchWindow(w.n, w.start, w.aligned, w.streamCurrent, w.expiredOn, stored, cols)
+		tb := newTimeBatchWindow(w.n, w.start, w.aligned, w.streamCurrent, w.expiredOn, stored, cols)
+		tb.keep = w.find
+		return tb
 	case "batch":
-		return &batchWindow{size: int(w.n), expiredOn: w.expiredOn, types: types}
+		return &batchWindow{size: int(w.n), expiredOn: w.expiredOn, keep: w.find, types: types}
 	case "externaltimebatch":
-		return newExternalTimeBatchWindow(w, stored)
+		etb := newExternalTimeBatchWindow(w, stored)
+		etb.keepExp = etb.keepExp || w.find
+		return etb
 	case "cron":
 		return &cronWindow{sched: w.cron, types: types}
 	case "sort":

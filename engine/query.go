@@ -14,15 +14,20 @@ import (
 // through its stages (filters and at most one window, in source order), then
 // the selector, then out to the query callbacks and the output stream.
 type query struct {
-	rt     *Runtime
-	name   string
-	index  int
-	pos    ast.Pos
-	pre    []*filter // filters before the window
-	win    window    // nil without a window
-	post   []*filter // filters after the window
-	sel    *selector
-	rate   rateLimiter // nil without an output clause
+	rt    *Runtime
+	name  string
+	index int
+	pos   ast.Pos
+	pre   []*filter // filters before the window
+	win   window    // nil without a window
+	post  []*filter // filters after the window
+	sel   *selector
+	rate  rateLimiter // nil without an output clause
+	join  *join       // a join query: its sides and matching
+	// side is set on the readers a join registers on its input streams:
+	// what they read goes to that side of the join.
+	side   *joinSide
+	self   *joinSelf // a join of a stream with itself
 	emitFn func([]event.Event)
 	target *stream
 	// stateless queries (no window, aggregates or group by) take the fused
@@ -51,6 +56,14 @@ func (q *query) label() string {
 func (q *query) process(chunk []event.Event) {
 	if q.stateless {
 		q.processStateless(chunk)
+		return
+	}
+	if q.side != nil {
+		if q.self != nil {
+			q.self.process(chunk)
+			return
+		}
+		q.side.process(chunk)
 		return
 	}
 	for _, f := range q.pre {
@@ -171,6 +184,9 @@ func (q *query) emitCurrent(out []event.Event) {
 
 // fire runs the timers due at now: the window's, then the output rate's.
 func (q *query) fire(now int64) {
+	if q.join != nil {
+		q.join.fire(now)
+	}
 	if q.win != nil {
 		if d, ok := q.win.deadline(); ok && d <= now {
 			q.win.timer(now, q.afterWindowFn)
@@ -189,6 +205,9 @@ func (q *query) deadline() (int64, bool) {
 	if q.win != nil {
 		at, found = q.win.deadline()
 	}
+	if q.join != nil {
+		at, found = q.join.deadline()
+	}
 	if q.rate != nil {
 		if d, ok := q.rate.deadline(); ok && (!found || d < at) {
 			at, found = d, true
@@ -200,6 +219,13 @@ func (q *query) deadline() (int64, bool) {
 func (q *query) resetWindow() {
 	if q.win != nil {
 		q.win.clear()
+	}
+	if q.join != nil {
+		for _, s := range q.join.sides {
+			if s.win != nil {
+				s.win.clear()
+			}
+		}
 	}
 	if q.rate != nil {
 		q.rate.clear()

@@ -195,6 +195,11 @@ var snapshotApps = []string{
 	"@info(name='q') from S#window.time(60) select symbol, max(price) as m group by symbol output snapshot every 30 millisec insert all events into O;",
 	"@app:name('U') @info(name='q') from S select symbol, UUID() as u insert into O;",
 	"@info(name='q') from S#pol2Cart(price, price)#window.length(2) select x, y, sum(volume) as v insert all events into O;",
+	"@info(name='q') from S#window.length(3) as a join S#window.time(50) as b on a.symbol == b.symbol select a.symbol, b.volume insert all events into O;",
+	"@info(name='q') from S#window.lengthBatch(2) as a left outer join S#window.length(1) as b on a.volume > b.volume select a.symbol, b.symbol as other, count() as n insert all events into O;",
+	"@info(name='q') from S[price > 1.0] as a unidirectional join S#window.timeBatch(40) as b select a.symbol, sum(b.volume) as v group by a.symbol insert into O;",
+	"define window W (symbol string, price double, volume long) time(60);\nfrom S insert into W;\n" +
+		"@info(name='q') from S as s full outer join W as w on s.symbol == w.symbol select s.volume, w.volume as wv insert all events into O;",
 	"define trigger T at every 25 millisec;\n@info(name='q') from T select triggered_time as t insert into O;",
 	"define trigger T at 'start';\n@info(name='q') from T select triggered_time as t insert into O;",
 	"define trigger T at '*/1 * * * * ?';\n@info(name='q') from T select triggered_time as t insert into O;",

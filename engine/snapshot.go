@@ -41,6 +41,16 @@ func (r *Runtime) Snapshot() ([]byte, error) {
 		}
 	}
 	for _, q := range r.queries {
+		if q.join != nil {
+			for _, s := range q.join.sides {
+				if s.win == nil {
+					continue
+				}
+				if b, err = s.win.appendState(b); err != nil {
+					return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
+				}
+			}
+		}
 		if q.win != nil {
 			if b, err = q.win.appendState(b); err != nil {
 				return nil, fmt.Errorf("engine: snapshot of %s: %w", q.label(), err)
@@ -92,6 +102,16 @@ func (r *Runtime) Restore(state []byte) error {
 		if d.err != nil {
 			break
 		}
+		if q.join != nil {
+			for _, s := range q.join.sides {
+				if s.win == nil {
+					continue
+				}
+				if err := s.win.readState(d); err != nil {
+					return err
+				}
+			}
+		}
 		if q.win != nil {
 			if err := q.win.readState(d); err != nil {
 				return err
@@ -127,6 +147,12 @@ func (r *Runtime) Restore(state []byte) error {
 		f := fresh.queries[i]
 		q.win = f.win
 		rebind(q.win, r)
+		if q.join != nil {
+			for k, s := range q.join.sides {
+				s.win = f.join.sides[k].win
+				rebind(s.win, r)
+			}
+		}
 		q.rate = f.rate
 		q.sel.single, q.sel.groups = f.sel.single, f.sel.groups
 	}

@@ -19,6 +19,8 @@ type window interface {
 	deadline() (int64, bool)
 	// clear drops the contents (after a failure inside the window).
 	clear()
+	// contents yields the events the window holds, for joins.
+	contents(yield func(ts int64, row []event.Value) bool)
 	appendState(b []byte) ([]byte, error)
 	readState(d *decoder) error
 }
@@ -333,6 +335,7 @@ type lengthBatchWindow struct {
 	size          int
 	streamCurrent bool
 	expiredOn     bool
+	keep          bool // keep the last batch (for joins) without outputting it as expired
 	cur, exp      ring
 	pending       bool // a reset is due at the next flush
 	out           []event.Event
@@ -395,7 +398,7 @@ func (w *lengthBatchWindow) process(in []event.Event, now int64, emit func([]eve
 		// The batch just emitted becomes the next flush's expired events.
 		w.cur, w.exp = w.exp, w.cur
 		w.cur.clear()
-		if !w.expiredOn {
+		if !w.expiredOn && !w.keep {
 			w.exp.clear()
 		}
 	}
@@ -455,6 +458,7 @@ type timeBatchWindow struct {
 	expiredOn     bool
 	next          int64 // next emission time; valid when started
 	started       bool
+	keep          bool // keep the last batch (for joins) without outputting it as expired
 	cur, exp      ring
 	pending       bool
 	out           []event.Event
@@ -533,11 +537,11 @@ func (w *timeBatchWindow) run(in []event.Event, now int64, emit func([]event.Eve
 		} else {
 			w.cur, w.exp = w.exp, w.cur
 			w.cur.clear()
-			if !w.expiredOn {
+			if !w.expiredOn && !w.keep {
 				w.exp.clear()
 			}
 		}
-	} else if w.streamCurrent && !w.expiredOn {
+	} else if w.streamCurrent && !w.expiredOn && !w.keep {
 		w.exp.clear()
 	}
 }

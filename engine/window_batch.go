@@ -13,6 +13,7 @@ import (
 type batchWindow struct {
 	size      int
 	expiredOn bool
+	keep      bool // keep the last chunk (for joins) without outputting it as expired
 	types     []event.Type
 	exp       []stored // the last chunk's events, to expire
 	reset     bool     // a reset is due before the next batch
@@ -31,6 +32,8 @@ func (w *batchWindow) process(in []event.Event, now int64, emit func([]event.Eve
 				w.reset = false
 			}
 		}
+		w.exp = nil
+	} else if w.keep {
 		w.exp = nil
 	}
 	var cur []stored
@@ -52,7 +55,7 @@ func (w *batchWindow) process(in []event.Event, now int64, emit func([]event.Eve
 	}
 	for i := range in {
 		r := newStored(&in[i])
-		if w.expiredOn {
+		if w.expiredOn || w.keep {
 			w.exp = append(w.exp, r)
 		}
 		cur = append(cur, r)
