@@ -1,6 +1,7 @@
 // Package engine plans and runs one Siddhi app: it turns the syntax tree into
-// a graph of streams and queries (filters, windows, selectors with
-// aggregation) and runs events through it synchronously.
+// a graph of streams and queries (filters, stream functions, windows, named
+// windows, joins, selectors with aggregation, output rate limiting,
+// triggers and fault streams) and runs events through it synchronously.
 //
 // The engine is deterministic. Time-based operators read time only from the
 // app clock, which moves with event timestamps (Send) and timer ticks
