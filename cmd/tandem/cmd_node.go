@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/tandem-stream/tandem/cluster/node"
@@ -19,6 +20,7 @@ func cmdNode(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "node config file (YAML); see docs/configuration.md")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the node stops")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -30,6 +32,19 @@ func cmdNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "tandem node:", err)
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "tandem node:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "tandem node: cpu profile:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := node.LoadConfig(*cfgPath)
 	if err != nil {
