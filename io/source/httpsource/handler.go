@@ -41,6 +41,7 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
+		s.putBody(body)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooBig.Limit))
@@ -49,7 +50,10 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("reading body: %v", err))
 		return
 	}
-	rows, err := s.dec.Decode(body)
+	// The rows own their strings (Decode copies them out of the body), so
+	// the body can go back to the pool before the possibly long Ingest.
+	rows, err := s.dec.Decode(body.Bytes())
+	s.putBody(body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -66,14 +70,19 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Accepted int `json:"accepted"`
-	}{len(rows)})
+	writeAccepted(w, len(rows))
 }
 
-func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the request body into a buffer from the pool; the caller
+// hands it back with putBody, whatever the error.
+func (s *Source) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
+	buf, _ := s.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
 	if r.ContentLength > s.maxBody {
-		return nil, &http.MaxBytesError{Limit: s.maxBody}
+		return buf, &http.MaxBytesError{Limit: s.maxBody}
 	}
 	rc := http.NewResponseController(w)
 	// Not every ResponseWriter supports deadlines (httptest's does not);
@@ -81,12 +90,24 @@ func (s *Source) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)); err == nil {
 		defer rc.SetReadDeadline(time.Time{})
 	}
-	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		// ReadFrom wants MinRead bytes of room before every read, including
+		// the last one that finds EOF: without the margin a body of exactly
+		// the announced length would be copied into a buffer twice its size.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
-	return buf.Bytes(), err
+	return buf, err
+}
+
+// maxPooledBody bounds the buffers kept for reuse, so that one huge batch
+// does not pin its memory for the life of the source.
+const maxPooledBody = 1 << 20
+
+func (s *Source) putBody(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		s.bodies.Put(buf)
+	}
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
@@ -98,12 +119,25 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	}{msg})
 }
 
+// writeAccepted answers {"accepted":n}, the answer to every good batch,
+// without the reflection of encoding/json.
+func writeAccepted(w http.ResponseWriter, n int) {
+	var arr [40]byte
+	b := append(arr[:0], `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, "}\n"...)
+	writeBody(w, http.StatusOK, b)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil { // cannot happen for the structs above
 		b = []byte(`{"error":"internal error"}`)
 	}
-	b = append(b, '\n')
+	writeBody(w, status, append(b, '\n'))
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))

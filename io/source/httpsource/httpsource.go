@@ -171,6 +171,7 @@ type Source struct {
 	path    string
 	maxBody int64
 	logger  *slog.Logger
+	bodies  sync.Pool // *bytes.Buffer: request bodies, reused once decoded
 
 	mu       sync.Mutex
 	running  bool               // accepting requests

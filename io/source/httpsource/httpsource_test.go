@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandem-stream/tandem/event"
+	"github.com/tandem-stream/tandem/io/mapper/jsonmap"
 	"github.com/tandem-stream/tandem/io/source"
 )
 
@@ -442,6 +443,105 @@ func TestConcurrentRequests(t *testing.T) {
 	if len(keys) != 80 {
 		t.Errorf("got %d distinct keys, want 80", len(keys))
 	}
+}
+
+// TestPooledBodies checks that the rows an Ingester keeps do not alias the
+// request bodies, which are reused: every batch, posted concurrently with
+// different contents and sizes (chunked ones too), must still read as sent
+// after all the others.
+func TestPooledBodies(t *testing.T) {
+	ss := NewServers(nil)
+	defer ss.Close(context.Background())
+	ing := &fakeIngester{}
+	_, url := start(t, ss, "/s", ing, nil)
+	batch := func(i, j int) (string, int) {
+		n := 1 + (i*7+j)%40
+		var b strings.Builder
+		b.WriteByte('[')
+		for k := range n {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"event":{"symbol":"%s","price":%d.5}}`, strings.Repeat(string(rune('a'+k%26)), 1+(i+j+k)%30), i*1000+j)
+		}
+		b.WriteByte(']')
+		return b.String(), n
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			for j := range 20 {
+				body, n := batch(i, j)
+				key := fmt.Sprintf("%d/%d", i, j)
+				var r response
+				var err error
+				if j%3 == 0 { // no Content-Length: the buffer grows as it reads
+					r, err = tryChunked(url, body, key)
+				} else {
+					r, err = tryDo(http.MethodPost, url, body, map[string]string{"Idempotency-Key": key})
+				}
+				if err != nil || r.status != 200 || r.body["accepted"] != float64(n) {
+					t.Errorf("POST %s = %d %v, %v", key, r.status, r.body, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	calls := ing.Calls()
+	if len(calls) != 120 {
+		t.Fatalf("%d batches ingested, want 120", len(calls))
+	}
+	for _, c := range calls {
+		var i, j int
+		if _, err := fmt.Sscanf(c.key, "%d/%d", &i, &j); err != nil {
+			t.Fatalf("key %q: %v", c.key, err)
+		}
+		body, n := batch(i, j)
+		want, err := mustDecoder(t).Decode([]byte(body))
+		if err != nil || len(c.rows) != n {
+			t.Fatalf("batch %s: %d rows, want %d (%v)", c.key, len(c.rows), n, err)
+		}
+		for k := range want {
+			for a := range want[k] {
+				if !c.rows[k][a].Equal(want[k][a]) {
+					t.Errorf("batch %s row %d value %d = %v, want %v", c.key, k, a, c.rows[k][a], want[k][a])
+				}
+			}
+		}
+	}
+}
+
+// tryChunked posts body without a Content-Length.
+func tryChunked(url, body, key string) (response, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(body[:len(body)/2]))
+		pw.Write([]byte(body[len(body)/2:]))
+		pw.Close()
+	}()
+	req, err := http.NewRequest(http.MethodPost, url, pr)
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	var r response
+	r.status, r.header = resp.StatusCode, resp.Header
+	err = json.NewDecoder(resp.Body).Decode(&r.body)
+	return r, err
+}
+
+func mustDecoder(t *testing.T) *jsonmap.Decoder {
+	t.Helper()
+	d, err := jsonmap.NewDecoder(schema, source.MapSpec{Type: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func TestHTTPListenOverride(t *testing.T) {
