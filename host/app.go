@@ -467,6 +467,12 @@ func (a *App) Promote(ctx context.Context, epoch uint64) error {
 	go func() { defer a.wg.Done(); a.applyLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.tickLoop(runCtx) }()
 	go func() { defer a.wg.Done(); a.checkpointLoop(runCtx) }()
+	if from == 0 && a.LastLSN() == 0 {
+		// A brand-new app: a first tick, logged like any other, starts its
+		// clock (triggers, time-based output rates) at the same instant on
+		// both nodes, rather than at its first event.
+		a.appendTick(a.cfg.Now().UnixMilli())
+	}
 	a.log.Info("app active", "epoch", epoch, "from_lsn", from, "replay_to", a.LastLSN(), "hot", hot)
 	return nil
 }

@@ -22,6 +22,7 @@ Usage:
   tandem validate FILE...              check apps and report errors as file:line:col: message
   tandem fmt FILE...                   print apps in canonical form
   tandem bench engine [flags]          run the standard engine benchmark (docs/benchmarks.md)
+  tandem conformance FILE|DIR...       run Siddhi's recorded test cases; ends with "N passed, M failed"
   tandem chaos [flags]                 run the HA fault-injection scenarios against real processes
   tandem version                       print the version
 
@@ -49,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "bench":
 		return cmdBench(rest, stdout, stderr)
+	case "conformance":
+		return cmdConformance(rest, stdout, stderr)
 	case "chaos":
 		return cmdChaos(rest, stdout, stderr)
 	case "deploy":
