@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tandem-stream/tandem/host"
+	"github.com/tandem-stream/tandem/server/dashboard"
 )
 
 // Status is the answer of GET /api/v1/ha/status.
@@ -89,6 +90,9 @@ func (n *Node) Status() Status {
 func (n *Node) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/ha/status", func(w http.ResponseWriter, r *http.Request) {
+		// Read-only and public on the admin port: the dashboard of either
+		// node shows both, so the peer's page may read this one.
+		w.Header().Set("Access-Control-Allow-Origin", "*")
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	mux.HandleFunc("GET /api/v1/ha/active", func(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +129,7 @@ func (n *Node) apiHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/ha/state/{app}", n.serveState)
 	n.appsAPI(mux)
+	mux.Handle("/", dashboard.Handler())
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statusCollector{n})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

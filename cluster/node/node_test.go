@@ -607,3 +607,29 @@ func TestPairOnZooKeeper(t *testing.T) {
 		c.Coordination.Type, c.Coordination.Servers, c.Coordination.Root = "zookeeper", []string{zk.Addr()}, root
 	})
 }
+
+// TestDashboardMounted: the admin port serves the dashboard at / beside the
+// API, and the status allows the peer's dashboard to read it.
+func TestDashboardMounted(t *testing.T) {
+	dir := t.TempDir()
+	appFile, _ := writePassApp(t, dir)
+	a := startNode(t, dir, "a", appFile)
+	waitActive(t, a)
+	resp, err := http.Get("http://" + a.cfg.Node.API + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "<html") {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, err = http.Get("http://" + a.cfg.Node.API + "/api/v1/ha/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("status CORS header %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
