@@ -61,6 +61,9 @@ func (n *Node) Status() Status {
 	n.mu.Lock()
 	st := Status{Node: n.cfg.Node.ID, Group: n.cfg.Node.Group, Role: n.m.Role().String(), Epoch: n.m.Epoch(),
 		Fenced: n.m.Fenced(), Leader: n.m.Leader(), DataAddr: n.cfg.Sources.HTTPListen}
+	if n.m.Role() == Active {
+		st.Leader = n.cfg.Node.ID // the lease holder, as a passive reports it
+	}
 	for _, p := range n.peers {
 		st.Members = append(st.Members, MemberState{ID: p.ID, API: p.APIAddr, Alive: p.Alive, LastSeen: p.LastSeen})
 	}
