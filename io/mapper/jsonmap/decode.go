@@ -105,7 +105,7 @@ func (d *Decoder) Decode(body []byte) ([][]event.Value, error) {
 		}
 		rows = [][]event.Value{row}
 	case '[':
-		s.chunk = 16
+		s.chunk = 1
 		s.off++
 		s.skipWS()
 		if s.peek() == ']' {
@@ -113,16 +113,19 @@ func (d *Decoder) Decode(body []byte) ([][]event.Value, error) {
 			rows = [][]event.Value{}
 			break
 		}
-		rows = make([][]event.Value, 0, 16)
 		for {
 			s.skipWS()
 			s.ev = len(rows)
 			if s.peek() != '{' {
 				return nil, s.expected("an event object")
 			}
+			start := s.off
 			row, err := s.element()
 			if err != nil {
 				return nil, err
+			}
+			if rows == nil {
+				rows = s.sizeFor(s.off - start)
 			}
 			rows = append(rows, row)
 			s.skipWS()
@@ -202,6 +205,22 @@ func (s *scanner) found() string {
 	return fmt.Sprintf("byte 0x%02x", c)
 }
 
+// maxEstimate bounds the rows allocated on an estimate, so that a body whose
+// first event is tiny cannot make Decode allocate for millions of rows.
+const maxEstimate = 4096
+
+// sizeFor returns the slice for an array's rows and sets aside values for
+// them, sized by the first event, which took size bytes: the events of a
+// batch are usually alike, so most bodies then cost two allocations. Should
+// the estimate fall short, newRow goes on in chunks.
+func (s *scanner) sizeFor(size int) [][]event.Value {
+	est := 1 + (len(s.data)-s.off)/(size+1) // +1: the comma after each event
+	est = min(est, maxEstimate)
+	s.backing = make([]event.Value, len(s.d.types)*(est-1))
+	s.chunk = 16
+	return make([][]event.Value, 0, est)
+}
+
 // newRow hands out rows from chunks, so a batch costs a few allocations
 // rather than one per event.
 func (s *scanner) newRow() []event.Value {
@@ -223,6 +242,7 @@ func (s *scanner) element() ([]event.Value, error) {
 	clear(s.seen)
 	s.next = 0
 	wrapped := false
+	dirty := false // row holds values from keys beside an "event" wrapper
 	s.off++
 	s.skipWS()
 	if s.peek() == '}' {
@@ -242,13 +262,18 @@ func (s *scanner) element() ([]event.Value, error) {
 			err = s.skip(0)
 		case string(key) == "event" && s.peek() == '{':
 			// Siddhi's {"event": {...}}: attributes set by keys beside
-			// the wrapper are not part of the event.
-			clear(row)
-			clear(s.seen)
+			// the wrapper are not part of the event. A fresh row needs no
+			// clearing, which matters: it holds pointers, so clearing it
+			// costs write barriers while the collector runs.
+			if dirty {
+				clear(row)
+				clear(s.seen)
+			}
 			s.next = 0
 			wrapped = true
 			err = s.attrs(row)
 		default:
+			dirty = true
 			err = s.member(row, key)
 		}
 		if err != nil {
@@ -394,6 +419,11 @@ func (s *scanner) value(i int) (event.Value, error) {
 			bits = 32
 		}
 		tok := s.data[start:s.off]
+		if t == event.Double {
+			if f, ok := parseSimpleFloat(tok); ok {
+				return event.DoubleValue(f), nil
+			}
+		}
 		f, err := strconv.ParseFloat(string(tok), bits)
 		if err != nil {
 			return event.Value{}, s.attrErrorf(i, start, "expected %s, got %s (out of range)", t, abbrev(tok))
@@ -505,6 +535,50 @@ func (s *scanner) number() (integer bool, err error) {
 	}
 	s.off = i
 	return integer, nil
+}
+
+// exactPow10 holds the powers of ten that float64 represents exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseSimpleFloat converts a valid JSON number of at most 15 digits and no
+// exponent, the common form of prices and measurements, to a float64. The
+// digits as an integer and the power of ten are both exact in a float64, so
+// the one rounding of the division gives the correctly rounded result, as
+// strconv.ParseFloat would (Clinger's fast path) but without its generality.
+// ok is false for any other number; strconv then takes it.
+func parseSimpleFloat(tok []byte) (f float64, ok bool) {
+	neg := tok[0] == '-'
+	if neg {
+		tok = tok[1:]
+	}
+	if len(tok) > 16 { // 15 digits and a point
+		return 0, false
+	}
+	var mant uint64
+	digits, frac := 0, -1 // frac: digits after the point; -1 before it
+	for _, c := range tok {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits > 15 { // 10^15 < 2^53: every mantissa below is exact
+		return 0, false
+	}
+	f = float64(mant) / exactPow10[max(frac, 0)]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // parseInt converts a valid JSON number to an integer of the given size. It

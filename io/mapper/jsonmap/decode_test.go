@@ -2,7 +2,10 @@ package jsonmap
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -295,5 +298,135 @@ func TestNewDecoderErrors(t *testing.T) {
 	}
 	if _, err := NewDecoder(stockSchema, source.MapSpec{Type: "JSON"}); err != nil {
 		t.Errorf("map type JSON: %v", err)
+	}
+}
+
+func TestParseSimpleFloat(t *testing.T) {
+	tests := []struct {
+		tok string
+		ok  bool
+	}{
+		{"0", true}, {"-0", true}, {"-0.0", true}, {"25.00", true}, {"0.1", true}, {"0.3", true},
+		{"123456789012345", true}, {"12345678901234.5", true}, {"0.00000000000001", true},
+		{"999999999999999", true}, {"-99999999999999.9", true}, {"9007199254740993", false},
+		{"1234567890123456", false}, {"0.000000000000001", false}, {"1e5", false}, {"1.5E-3", false},
+	}
+	for _, tc := range tests {
+		f, ok := parseSimpleFloat([]byte(tc.tok))
+		if ok != tc.ok {
+			t.Errorf("parseSimpleFloat(%s) ok = %v, want %v", tc.tok, ok, tc.ok)
+			continue
+		}
+		want, err := strconv.ParseFloat(tc.tok, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && math.Float64bits(f) != math.Float64bits(want) {
+			t.Errorf("parseSimpleFloat(%s) = %v, strconv says %v", tc.tok, f, want)
+		}
+	}
+	// Every accepted number must match strconv bit for bit.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		intDigits, fracDigits := 1+r.IntN(15), r.IntN(16)
+		var b []byte
+		if r.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		b = append(b, byte('1'+r.IntN(9)))
+		for range intDigits - 1 {
+			b = append(b, byte('0'+r.IntN(10)))
+		}
+		if r.IntN(4) == 0 {
+			b = []byte("0")
+		}
+		if fracDigits > 0 {
+			b = append(b, '.')
+			for range fracDigits {
+				b = append(b, byte('0'+r.IntN(10)))
+			}
+		}
+		f, ok := parseSimpleFloat(b)
+		if !ok {
+			continue
+		}
+		want, err := strconv.ParseFloat(string(b), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("parseSimpleFloat(%s) = %v, strconv says %v", b, f, want)
+		}
+	}
+}
+
+// TestDecodeBatchShapes checks arrays whose first event misleads the size
+// estimate either way, and wrapped events after keys that set attributes.
+func TestDecodeBatchShapes(t *testing.T) {
+	d := mustDecoder(t, stockSchema, nil)
+	ev := func(i int, pad int) string {
+		return fmt.Sprintf(`{"event":{"symbol":"S%d%s","price":%d.5,"volume":%d,"qty":%d,"ratio":0.5,"ok":true}}`,
+			i, strings.Repeat("x", pad), i, i*10, i)
+	}
+	want := func(i int, pad int) []event.Value {
+		return stock(fmt.Sprintf("S%d%s", i, strings.Repeat("x", pad)), float64(i)+0.5, int64(i*10), int32(i), 0.5, true)
+	}
+	tests := []struct {
+		name string
+		n    int
+		pad  func(i int) int
+		sep  string
+	}{
+		{"alike", 300, func(int) int { return 0 }, ","},
+		{"first short", 300, func(i int) int { return min(i, 1) * 40 }, ","},
+		{"first long", 300, func(i int) int { return (1 - min(i, 1)) * 200 }, ","},
+		{"growing", 2000, func(i int) int { return i / 100 }, ",\n  "},
+		{"one", 1, func(int) int { return 0 }, ","},
+		{"beyond the estimate cap", maxEstimate + 10, func(int) int { return 0 }, ","},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			var rows [][]event.Value
+			b.WriteString("[")
+			for i := range tc.n {
+				if i > 0 {
+					b.WriteString(tc.sep)
+				}
+				b.WriteString(ev(i, tc.pad(i)))
+				rows = append(rows, want(i, tc.pad(i)))
+			}
+			b.WriteString("]")
+			got, err := d.Decode([]byte(b.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rowsEqual(got, rows) {
+				t.Fatalf("Decode differs from the events sent")
+			}
+			for i := range got {
+				if len(got[i]) != len(stockSchema.Attrs) || cap(got[i]) != len(got[i]) {
+					t.Fatalf("row %d has len %d cap %d", i, len(got[i]), cap(got[i]))
+				}
+			}
+		})
+	}
+	// Keys before the wrapper set attributes that the wrapper's event
+	// must not inherit, in every row of a batch.
+	body := `[{"qty":9,"symbol":"NO","event":{"symbol":"a","price":1,"volume":1,"ratio":1,"ok":true,"qty":1}},` +
+		`{"event":{"symbol":"b","price":2,"volume":2,"qty":2,"ratio":2,"ok":false}},` +
+		`{"ok":true,"event":{"symbol":"c","price":3,"volume":3,"qty":3,"ratio":3}}]`
+	if _, err := d.Decode([]byte(body)); err == nil || !strings.Contains(err.Error(), `event 2: missing attribute "ok"`) {
+		t.Errorf("attribute beside the wrapper leaked into the event: %v", err)
+	}
+	lenient := mustDecoder(t, stockSchema, map[string]string{"fail.on.missing.attribute": "false"})
+	got, err := lenient.Decode([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := stock("c", 3, 3, 3, 3, false)
+	third[5] = event.Value{}
+	if w := [][]event.Value{stock("a", 1, 1, 1, 1, true), stock("b", 2, 2, 2, 2, false), third}; !rowsEqual(got, w) {
+		t.Errorf("Decode = %v, want %v", got, w)
 	}
 }
