@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Type is a SiddhiQL attribute type. The zero Type is Null, the type of the null
@@ -76,11 +77,24 @@ func lower(s string) string {
 func (t Type) IsNumeric() bool { return t >= Int && t <= Double }
 
 // Value is one attribute value. The zero Value is null.
+//
+// A Value is 32 bytes with a single pointer word, because windows copy
+// values by the million and every pointer word copied into the heap costs a
+// write barrier while the collector runs. An object lives in a box the
+// string's data pointer refers to, with length 0: the pointer keeps the box
+// alive, and Str still gives "" for it. Strings stay strings, so values
+// compare by content with == and reflect.DeepEqual as before.
 type Value struct {
 	n uint64 // int/long as int64 bits, float/double as float64 bits, bool as 0/1
-	s string
-	o any
+	s string // the string; for an object, a zero-length view of its *objectBox
 	t Type
+}
+
+// objectBox holds an object value's contents.
+type objectBox struct{ v any }
+
+func (v Value) box() *objectBox {
+	return (*objectBox)(unsafe.Pointer(unsafe.StringData(v.s)))
 }
 
 func NullValue() Value           { return Value{} }
@@ -95,7 +109,8 @@ func ObjectValue(v any) Value {
 	if v == nil {
 		return Value{}
 	}
-	return Value{t: Object, o: v}
+	b := &objectBox{v: v}
+	return Value{t: Object, s: unsafe.String((*byte)(unsafe.Pointer(b)), 0)}
 }
 func BoolValue(v bool) Value {
 	if v {
@@ -134,7 +149,13 @@ func (v Value) Float() float64 {
 
 func (v Value) Bool() bool  { return v.t == Bool && v.n != 0 }
 func (v Value) Str() string { return v.s }
-func (v Value) Obj() any    { return v.o }
+// Obj returns an object value's contents, and nil for any other type.
+func (v Value) Obj() any {
+	if v.t != Object {
+		return nil
+	}
+	return v.box().v
+}
 
 // Equal reports whether two values have the same type and contents.
 func (v Value) Equal(w Value) bool {
@@ -142,7 +163,7 @@ func (v Value) Equal(w Value) bool {
 		return false
 	}
 	if v.t == Object {
-		return v.o == w.o
+		return v.box().v == w.box().v
 	}
 	return v.n == w.n && v.s == w.s
 }
@@ -164,7 +185,7 @@ func (v Value) Any() any {
 	case String:
 		return v.s
 	case Object:
-		return v.o
+		return v.box().v
 	}
 	return nil
 }
@@ -185,7 +206,7 @@ func (v Value) String() string {
 	case String:
 		return v.s
 	default:
-		return fmt.Sprint(v.o)
+		return fmt.Sprint(v.Obj())
 	}
 }
 
