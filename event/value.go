@@ -149,6 +149,7 @@ func (v Value) Float() float64 {
 
 func (v Value) Bool() bool  { return v.t == Bool && v.n != 0 }
 func (v Value) Str() string { return v.s }
+
 // Obj returns an object value's contents, and nil for any other type.
 func (v Value) Obj() any {
 	if v.t != Object {
