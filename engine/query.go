@@ -468,7 +468,7 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 			slot = 0
 		}
 		dst := rows[slot*s.width : (slot+1)*s.width : (slot+1)*s.width]
-		copy(dst, row)
+		copyRow(dst, row)
 		ev := event.Event{Timestamp: e.Timestamp, Data: dst, Expired: e.Expired}
 		if slot == len(out) {
 			out = append(out, ev)
@@ -744,13 +744,13 @@ func (s *selector) processLast(chunk []event.Event) []event.Event {
 			}
 		}
 		found = true
-		last = event.Event{Timestamp: e.Timestamp, Expired: e.Expired}
-		// Keep the row apart from scratch, which the next event reuses.
-		if cap(s.rows) < s.width {
+		last = event.Event{Timestamp: e.Timestamp, Data: row, Expired: e.Expired}
+		// The next event projects into the other buffer, so that this row
+		// survives it without a copy.
+		if len(s.rows) != s.width {
 			s.rows = make([]event.Value, s.width)
 		}
-		last.Data = s.rows[:s.width:s.width]
-		copy(last.Data, row)
+		s.scratch, s.rows = s.rows, row
 	}
 	// The single output survives only a zero (or no) offset and a positive
 	// (or no) limit.

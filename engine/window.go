@@ -100,7 +100,7 @@ func (r *ring) push(ts int64, data []event.Value) []event.Value {
 	r.ts[k] = ts
 	row := r.row(k)
 	if r.cols == nil {
-		copy(row, data)
+		copyRow(row, data)
 	} else {
 		for j, c := range r.cols {
 			row[j] = data[c]
@@ -108,6 +108,16 @@ func (r *ring) push(ts int64, data []event.Value) []event.Value {
 	}
 	r.n++
 	return row
+}
+
+// copyRow copies a row of values. Rows are short, and a loop of stores is
+// cheaper for them than copy's call into the runtime's typed copy.
+func copyRow(dst, src []event.Value) {
+	dst = dst[:len(src)]
+	//lint:ignore S1001 the loop is the point: see above
+	for i := range src {
+		dst[i] = src[i]
+	}
 }
 
 // pushReserved is push with room made first, for windows that push one row
