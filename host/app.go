@@ -83,6 +83,14 @@ type Config struct {
 	OnDiverged func(lsn uint64)
 	// OnAppend is called, without locks held, after entries are logged.
 	OnAppend func()
+	// AloneOK, if set, must also allow committing with no passive
+	// acknowledging: the node first records in the coordination store that
+	// its passive is no longer in sync, so that passive cannot take over
+	// without what is committed alone.
+	AloneOK func() bool
+	// OnDetach is called, without locks held, when a passive stops
+	// acknowledging (DetachPeer), so the node can update that record.
+	OnDetach func()
 	// OnPublished is called after a sink delivered outputs, so the node can
 	// report the new position to the passive at once: the outputs published
 	// but not yet reported are the ones a failover may publish again.
@@ -1036,6 +1044,11 @@ func (a *App) DetachPeer() {
 	a.commitAloneLocked()
 	a.trimLocked()
 	a.broadcast()
+	if a.cfg.OnDetach != nil {
+		a.mu.Unlock()
+		a.cfg.OnDetach()
+		a.mu.Lock()
+	}
 }
 
 // commitAloneLocked commits everything logged when no passive acknowledges
@@ -1043,7 +1056,7 @@ func (a *App) DetachPeer() {
 // held: a deposed active that no longer reaches its passive must not
 // acknowledge anything its successor will never see.
 func (a *App) commitAloneLocked() {
-	if (!a.peer || !a.cfg.SyncAck) && a.cfg.Gate.IsOpen() {
+	if (!a.peer || !a.cfg.SyncAck) && a.cfg.Gate.IsOpen() && (a.cfg.AloneOK == nil || a.cfg.AloneOK()) {
 		a.committed = a.wal.last()
 	}
 }
