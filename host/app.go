@@ -147,6 +147,16 @@ type App struct {
 	srcEpoch  uint64          // passive: the term its state and entries come from
 	known     map[string]bool // input streams Ingest has seen; InputID only reads the engine's plan
 
+	// Narrower signals, for waiters that care about one thing only, so that a
+	// busy log does not wake every sender and the tick loop for each change:
+	// broadcast closes and replaces each when its subject changed.
+	commitWake chan struct{} // committed or role changed (waitCommitted, applyLoop)
+	dlWake     chan struct{} // deadline or hasDL changed (tickLoop)
+	sigCommit  uint64        // committed, role, deadline and hasDL when last signalled
+	sigRole    role
+	sigDL      int64
+	sigHasDL   bool
+
 	// Owned by the apply goroutine while active.
 	engine   Engine
 	inputIDs map[string]int
@@ -155,6 +165,7 @@ type App struct {
 	vals     []event.Value
 
 	snapReq chan chan snapshotResult
+	scratch sync.Pool // *ingestScratch
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
@@ -205,6 +216,8 @@ func New(cfg Config) *App {
 		cfg:         cfg,
 		log:         cfg.Logger.With("app", cfg.Name),
 		changed:     make(chan struct{}),
+		commitWake:  make(chan struct{}),
+		dlWake:      make(chan struct{}),
 		keys:        newKeyRing(cfg.KeyMemory),
 		published:   map[string]uint64{},
 		known:       map[string]bool{},
@@ -220,15 +233,30 @@ func (a *App) Name() string { return a.cfg.Name }
 // Hash returns the app's content hash.
 func (a *App) Hash() string { return a.cfg.Hash }
 
-// broadcast wakes everyone waiting on a change; a.mu must be held.
+// broadcast wakes everyone waiting on a change; a.mu must be held. Every
+// change of state is followed by a broadcast before a.mu is released.
 func (a *App) broadcast() {
 	close(a.changed)
 	a.changed = make(chan struct{})
+	if a.committed != a.sigCommit || a.role != a.sigRole {
+		a.sigCommit, a.sigRole = a.committed, a.role
+		close(a.commitWake)
+		a.commitWake = make(chan struct{})
+	}
+	if a.deadline != a.sigDL || a.hasDL != a.sigHasDL {
+		a.sigDL, a.sigHasDL = a.deadline, a.hasDL
+		close(a.dlWake)
+		a.dlWake = make(chan struct{})
+	}
 }
 
 // waitLocked releases a.mu until the next change or ctx is done, then retakes it.
 func (a *App) waitLocked(ctx context.Context) error {
-	ch := a.changed
+	return a.waitOn(ctx, a.changed)
+}
+
+// waitOn releases a.mu until ch is closed or ctx is done, then retakes it.
+func (a *App) waitOn(ctx context.Context, ch chan struct{}) error {
 	a.mu.Unlock()
 	defer a.mu.Lock()
 	select {
@@ -604,16 +632,26 @@ func (a *App) ingest(ctx context.Context, stream string, rows [][]event.Value, k
 	if len(rows) == 0 {
 		return nil
 	}
-	var buf []byte
-	offs := make([]int, 0, len(rows)+1)
+	sc, _ := a.scratch.Get().(*ingestScratch)
+	if sc == nil {
+		sc = new(ingestScratch)
+	}
+	defer sc.release(&a.scratch)
+	offs := append(sc.offs[:0], 0)
+	enc := sc.buf[:0]
 	for _, r := range rows {
-		offs = append(offs, len(buf))
 		var err error
-		if buf, err = event.AppendValues(buf, r); err != nil {
+		if enc, err = event.AppendValues(enc, r); err != nil {
+			sc.buf, sc.offs = enc, offs
 			return fmt.Errorf("app %s: stream %s: %w", a.cfg.Name, stream, err)
 		}
+		offs = append(offs, len(enc))
 	}
-	offs = append(offs, len(buf))
+	sc.buf, sc.offs = enc, offs
+	// One allocation of the exact size holds every payload of the batch
+	// for as long as the log keeps any of them.
+	buf := make([]byte, len(enc))
+	copy(buf, enc)
 	rowKey := func(i int) string {
 		if keys != nil {
 			return keys[i]
@@ -673,12 +711,29 @@ func (a *App) ingest(ctx context.Context, stream string, rows [][]event.Value, k
 	return a.waitCommitted(ctx, target)
 }
 
+// ingestScratch is where ingest encodes a batch before copying it into the
+// log: growing a buffer while encoding would leave garbage of about the
+// batch's size for every batch.
+type ingestScratch struct {
+	buf  []byte
+	offs []int // offs[i] is where row i starts in buf; one more for the end
+}
+
+// maxScratch bounds the buffers kept for reuse.
+const maxScratch = 1 << 20
+
+func (sc *ingestScratch) release(pool *sync.Pool) {
+	if cap(sc.buf) <= maxScratch && cap(sc.offs) <= maxScratch/8 {
+		pool.Put(sc)
+	}
+}
+
 func (a *App) waitCommitted(ctx context.Context, lsn uint64) error {
 	for a.committed < lsn {
 		if a.role != roleActive {
 			return ErrNotActive
 		}
-		if err := a.waitLocked(ctx); err != nil {
+		if err := a.waitOn(ctx, a.commitWake); err != nil {
 			return err
 		}
 	}
@@ -713,7 +768,7 @@ func (a *App) applyLoop(ctx context.Context) {
 	for {
 		a.mu.Lock()
 		for a.applied >= a.committed {
-			ch := a.changed
+			ch := a.commitWake
 			a.mu.Unlock()
 			select {
 			case <-ch:
@@ -1074,9 +1129,16 @@ func (a *App) Recommit() {
 
 // EntriesFrom copies up to max logged entries starting at lsn, for shipping.
 func (a *App) EntriesFrom(lsn uint64, max int) []Entry {
+	return a.AppendEntriesFrom(nil, lsn, max)
+}
+
+// AppendEntriesFrom appends to dst copies of up to max logged entries
+// starting at lsn, so that a shipper can reuse one slice. The payloads are
+// shared with the log, which never modifies them.
+func (a *App) AppendEntriesFrom(dst []Entry, lsn uint64, max int) []Entry {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]Entry(nil), a.wal.from(lsn, max)...)
+	return append(dst, a.wal.from(lsn, max)...)
 }
 
 // Published returns the published position of each sink (active only).
@@ -1101,7 +1163,7 @@ func (a *App) tickLoop(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		a.mu.Lock()
-		dl, has, ticked, ch := a.deadline, a.hasDL, a.tickedFor, a.changed
+		dl, has, ticked, ch := a.deadline, a.hasDL, a.tickedFor, a.dlWake
 		a.mu.Unlock()
 		wait := time.Hour
 		if has && dl != ticked {

@@ -489,3 +489,174 @@ func TestUnpublishedOutputsTravelWithCheckpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncAckWaiters checks every way an Ingest waiting for the passive's
+// acknowledgement ends: the ack (in any order across senders, acks covering
+// several batches at once), its context, and Stop. Waiters sleep on a signal
+// of commits only, so each of these must reach them.
+func TestSyncAckWaiters(t *testing.T) {
+	ctx := context.Background()
+	active := newTestApp(t, &memSink{}, nil, true)
+	if err := active.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer active.Stop()
+	if _, _, err := active.AttachPeer(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Concurrent senders: none returns before the passive holds its batch.
+	const senders, batches = 8, 25
+	var wg sync.WaitGroup
+	returned := make(chan uint64, senders*batches)
+	for s := range senders {
+		wg.Go(func() {
+			for b := range batches {
+				if err := active.Ingest(ctx, "In", row(int64(s*1000+b)), fmt.Sprintf("%d/%d", s, b)); err != nil {
+					t.Error(err)
+					return
+				}
+				active.mu.Lock()
+				returned <- active.committed
+				active.mu.Unlock()
+			}
+		})
+	}
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		for done := 0; done < senders*batches; {
+			last := active.LastLSN()
+			active.mu.Lock()
+			peerAck := active.peerAck
+			active.mu.Unlock()
+			if last > peerAck {
+				// Acknowledge part of what is logged, as a passive mid-burst does.
+				active.PeerAck(peerAck + (last-peerAck+1)/2)
+			}
+			for len(returned) > 0 {
+				<-returned
+				done++
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	wg.Wait()
+	<-acked
+	if st := active.Status(); st.Committed != st.LastLSN || st.PeerAck != st.LastLSN {
+		t.Errorf("after the senders returned: committed %d, acked %d, logged %d", st.Committed, st.PeerAck, st.LastLSN)
+	}
+	waitFor(t, "every committed entry applied", func() bool {
+		st := active.Status()
+		return st.Applied == st.Committed
+	})
+
+	// With no ack coming, a waiter ends with its context...
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := active.Ingest(cctx, "In", row(1), "cancelled"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Ingest with no ack and an expiring context = %v", err)
+	}
+	// ...or when the app stops.
+	errc := make(chan error, 1)
+	go func() { errc <- active.Ingest(ctx, "In", row(2), "stopped") }()
+	waitFor(t, "the batch logged", func() bool {
+		active.mu.Lock()
+		defer active.mu.Unlock()
+		return active.keys.has("stopped")
+	})
+	active.Stop()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrNotActive) {
+			t.Errorf("Ingest waiting at Stop = %v, want ErrNotActive", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ingest still waiting after Stop")
+	}
+}
+
+// deadlineEngine asks for a tick 5 ms after each event and records the ticks.
+type deadlineEngine struct {
+	countEngine
+	mu    sync.Mutex
+	dl    int64
+	ticks []int64
+}
+
+func (e *deadlineEngine) Send(id int, ts int64, data []event.Value) {
+	e.countEngine.Send(id, ts, data)
+	e.dl = ts + 5
+}
+func (e *deadlineEngine) Advance(now int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ticks = append(e.ticks, now)
+}
+func (e *deadlineEngine) NextDeadline() (int64, bool) { return e.dl, e.dl != 0 }
+func (e *deadlineEngine) ticked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.ticks)
+}
+
+// TestTickOnNewDeadline checks that the tick loop, which sleeps until the
+// engine's deadline changes, logs a tick for each new deadline.
+func TestTickOnNewDeadline(t *testing.T) {
+	ctx := context.Background()
+	eng := &deadlineEngine{}
+	a := New(Config{Name: "t", Hash: "h1", NewEngine: func() (Engine, error) { return eng, nil }})
+	if err := a.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	waitFor(t, "the first tick", func() bool { return eng.ticked() >= 1 })
+	for i := range 3 {
+		before := eng.ticked()
+		if err := a.Ingest(ctx, "In", row(int64(i)), ""); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("a tick after event %d", i), func() bool { return eng.ticked() > before })
+	}
+}
+
+// TestIngestPayloadsOwned checks that the log's payloads do not share memory
+// with the scratch buffer Ingest encodes in, which later batches reuse.
+func TestIngestPayloadsOwned(t *testing.T) {
+	ctx := context.Background()
+	a := newTestApp(t, &memSink{}, nil, false)
+	if err := a.Promote(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	if _, _, err := a.AttachPeer(ctx); err != nil { // keeps every entry until acked
+		t.Fatal(err)
+	}
+	first := a.LastLSN() + 1
+	var want []int64
+	for b := range 50 {
+		var rows [][]event.Value
+		for i := range 1 + b%7 {
+			v := int64(b*100 + i)
+			rows = append(rows, []event.Value{event.LongValue(v), event.StringValue(fmt.Sprint("s", v))})
+			want = append(want, v)
+		}
+		if err := a.Ingest(ctx, "In", rows, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int64
+	for _, e := range a.AppendEntriesFrom(make([]Entry, 0, 1), first, 0) {
+		if e.Kind != EventEntry {
+			continue
+		}
+		vals, _, err := event.ReadValues(e.Payload, nil)
+		if err != nil || len(vals) != 2 || vals[1].Str() != fmt.Sprint("s", vals[0].Int()) {
+			t.Fatalf("entry %d: %v %v", e.LSN, vals, err)
+		}
+		got = append(got, vals[0].Int())
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("logged %v, want %v", got, want)
+	}
+}

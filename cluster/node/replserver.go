@@ -210,6 +210,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 	ping := time.NewTicker(r.n.cfg.Coordination.Heartbeat / 2)
 	defer ping.Stop()
 	published := map[string]map[string]uint64{}
+	var es []host.Entry // reused: Send encodes the entries and keeps none
 	for {
 		sent := false
 		for _, u := range r.n.unitList() {
@@ -219,7 +220,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 				continue
 			}
 			pos := app.Published()
-			es := app.EntriesFrom(from, 4096)
+			es = app.AppendEntriesFrom(es[:0], from, 4096)
 			if len(es) == 0 && samePositions(published[app.Name()], pos) {
 				continue
 			}
@@ -237,6 +238,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 			if len(es) > 0 {
 				cursor[app.Name()] = es[len(es)-1].LSN + 1
 			}
+			clear(es) // let the log's trimmed payloads go
 			sent = true
 		}
 		s.mu.Lock()
