@@ -24,12 +24,16 @@ var ErrGroupFull = errors.New("coord: group already has two live nodes")
 
 // NodeInfo is what a node publishes about itself with every heartbeat.
 type NodeInfo struct {
-	ID         string // stable node id from config
-	APIAddr    string // host:port of the admin/status HTTP API
-	ReplAddr   string // host:port of the replication listener (used while active)
-	DataAddr   string // host:port of data sources, for clients; may be ""
-	StartedAt  time.Time
-	AppsDigest string // hash of the deployed apps' contents
+	ID        string // stable node id from config
+	APIAddr   string // host:port of the admin/status HTTP API
+	ReplAddr  string // host:port of the replication listener (used while active)
+	DataAddr  string // host:port of data sources, for clients; may be ""
+	StartedAt time.Time
+	// InSync is, on an active, the passive it waits for and the term:
+	// "node@epoch". The active records "" here before it commits anything
+	// alone, so a passive may take the lease over only while the active's
+	// record names it: otherwise it may lack acknowledged input.
+	InSync string
 }
 
 // Member is a node as the store sees it.

@@ -359,7 +359,7 @@ func testMembers(t *testing.T, open Opener) {
 	a, b := open(t, g), open(t, g)
 	started := time.UnixMilli(time.Now().UnixMilli()).UTC()
 	na := coord.NodeInfo{ID: "a", APIAddr: "127.0.0.1:8001", ReplAddr: "127.0.0.1:9001", DataAddr: "127.0.0.1:7001",
-		StartedAt: started, AppsDigest: "d1"}
+		StartedAt: started, InSync: "d1"}
 	nb := coord.NodeInfo{ID: "b", APIAddr: "[::1]:8002", ReplAddr: "[::1]:9002"}
 	heartbeat(t, a, na, long)
 	heartbeat(t, b, nb, long)
@@ -381,12 +381,12 @@ func testMembers(t *testing.T, open Opener) {
 		}
 	}
 	// A heartbeat updates the published info.
-	na.AppsDigest = "d2"
+	na.InSync = "d2"
 	na.APIAddr = "127.0.0.1:8101"
 	time.Sleep(5 * time.Millisecond)
 	heartbeat(t, a, na, long)
 	m := members(t, b)["a"]
-	if m.AppsDigest != "d2" || m.APIAddr != "127.0.0.1:8101" {
+	if m.InSync != "d2" || m.APIAddr != "127.0.0.1:8101" {
 		t.Fatalf("after a new heartbeat member a = %+v, want digest d2 and the new API address", m)
 	}
 	if !m.LastSeen.After(ms["a"].LastSeen) {

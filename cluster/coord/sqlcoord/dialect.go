@@ -21,7 +21,7 @@ var (
 		Dialect: sqldb.SQLite,
 		upsertMember: `ON CONFLICT (grp, node) DO UPDATE SET api_addr = excluded.api_addr,
 			repl_addr = excluded.repl_addr, data_addr = excluded.data_addr, started_ms = excluded.started_ms,
-			apps_digest = excluded.apps_digest, seen_ms = excluded.seen_ms, live_until_ms = excluded.live_until_ms`,
+			in_sync = excluded.in_sync, seen_ms = excluded.seen_ms, live_until_ms = excluded.live_until_ms`,
 		insertLease: `INSERT INTO {p}lease (grp, holder, epoch, expiry_ms) VALUES (?, '', 0, 0) ON CONFLICT (grp) DO NOTHING`,
 		upsertApp: `ON CONFLICT (grp, app) DO UPDATE SET app_text = excluded.app_text, app_hash = excluded.app_hash,
 			version = {p}apps.version + 1, deleted = 0, updated_ms = excluded.updated_ms`,
@@ -35,7 +35,7 @@ var (
 	mysqlDialect = &dialect{
 		Dialect: sqldb.MySQL,
 		upsertMember: `ON DUPLICATE KEY UPDATE api_addr = VALUES(api_addr), repl_addr = VALUES(repl_addr),
-			data_addr = VALUES(data_addr), started_ms = VALUES(started_ms), apps_digest = VALUES(apps_digest),
+			data_addr = VALUES(data_addr), started_ms = VALUES(started_ms), in_sync = VALUES(in_sync),
 			seen_ms = VALUES(seen_ms), live_until_ms = VALUES(live_until_ms)`,
 		insertLease: `INSERT INTO {p}lease (grp, holder, epoch, expiry_ms) VALUES (?, '', 0, 0) ON DUPLICATE KEY UPDATE grp = grp`,
 		// MySQL evaluates the assignments left to right, each seeing the

@@ -130,9 +130,9 @@ func (s *Store) prepareQueries() {
 	s.qLockGroup = q(`SELECT epoch FROM {p}lease WHERE grp = ?{forupdate}`)
 	s.qLiveOthers = q(`SELECT node FROM {p}members WHERE grp = ? AND node <> ? AND live_until_ms > {now} ORDER BY node`)
 	s.qUpsertMember = q(`INSERT INTO {p}members
-		(grp, node, api_addr, repl_addr, data_addr, started_ms, apps_digest, seen_ms, live_until_ms)
+		(grp, node, api_addr, repl_addr, data_addr, started_ms, in_sync, seen_ms, live_until_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, {now}, {now} + ?) ` + s.d.upsertMember)
-	s.qMembers = q(`SELECT node, api_addr, repl_addr, data_addr, started_ms, apps_digest, seen_ms, live_until_ms, {now}
+	s.qMembers = q(`SELECT node, api_addr, repl_addr, data_addr, started_ms, in_sync, seen_ms, live_until_ms, {now}
 		FROM {p}members WHERE grp = ? ORDER BY node`)
 	s.qPutApp = q(`INSERT INTO {p}apps (grp, app, app_text, app_hash, version, deleted, updated_ms)
 		VALUES (?, ?, ?, ?, 1, 0, {now}) ` + s.d.upsertApp)
@@ -157,7 +157,7 @@ func (s *Store) init(ctx context.Context) error {
 			repl_addr {text} NOT NULL,
 			data_addr {text} NOT NULL,
 			started_ms BIGINT NOT NULL,
-			apps_digest {text} NOT NULL,
+			in_sync {text} NOT NULL,
 			seen_ms BIGINT NOT NULL,
 			live_until_ms BIGINT NOT NULL,
 			PRIMARY KEY (grp, node)){tableopts}`,
@@ -222,7 +222,7 @@ func (s *Store) Heartbeat(ctx context.Context, node coord.NodeInfo, liveFor time
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, s.qUpsertMember, s.group, node.ID, node.APIAddr, node.ReplAddr,
-			node.DataAddr, started, node.AppsDigest, liveFor.Milliseconds())
+			node.DataAddr, started, node.InSync, liveFor.Milliseconds())
 		if err != nil {
 			return fmt.Errorf("upsert member: %w", err)
 		}
@@ -250,7 +250,7 @@ func (s *Store) Members(ctx context.Context) ([]coord.Member, error) {
 	for rows.Next() {
 		var m coord.Member
 		var started, seen, until, now int64
-		if err := rows.Scan(&m.ID, &m.APIAddr, &m.ReplAddr, &m.DataAddr, &started, &m.AppsDigest, &seen, &until, &now); err != nil {
+		if err := rows.Scan(&m.ID, &m.APIAddr, &m.ReplAddr, &m.DataAddr, &started, &m.InSync, &seen, &until, &now); err != nil {
 			return nil, fmt.Errorf("sqlcoord: members of %q: %w", s.group, err)
 		}
 		if started != 0 {

@@ -23,7 +23,7 @@ type memberZnode struct {
 func (m memberZnode) member(now int64) coord.Member {
 	out := coord.Member{
 		NodeInfo: coord.NodeInfo{ID: m.ID, APIAddr: m.APIAddr, ReplAddr: m.ReplAddr, DataAddr: m.DataAddr,
-			AppsDigest: m.AppsDigest},
+			InSync: m.InSync},
 		LastSeen: time.UnixMilli(m.stat.Mtime).UTC(),
 		Alive:    m.stat.Mtime+m.LiveForMs > now,
 	}
@@ -81,7 +81,7 @@ func (s *Store) Heartbeat(ctx context.Context, node coord.NodeInfo, liveFor time
 		return fmt.Errorf("zkcoord: heartbeat of %q: %w", node.ID, err)
 	}
 	md := memberData{ID: node.ID, APIAddr: node.APIAddr, ReplAddr: node.ReplAddr, DataAddr: node.DataAddr,
-		AppsDigest: node.AppsDigest, LiveForMs: liveFor.Milliseconds()}
+		InSync: node.InSync, LiveForMs: liveFor.Milliseconds()}
 	if !node.StartedAt.IsZero() {
 		md.StartedMs = node.StartedAt.UnixMilli()
 	}

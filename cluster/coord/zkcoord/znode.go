@@ -52,13 +52,13 @@ func decodeLease(b []byte) (leaseData, error) {
 // memberData is a member znode's data: the node's info and the liveness
 // window of its last heartbeat, which was at the znode's mtime.
 type memberData struct {
-	ID         string `json:"id"`
-	APIAddr    string `json:"api_addr"`
-	ReplAddr   string `json:"repl_addr"`
-	DataAddr   string `json:"data_addr"`
-	StartedMs  int64  `json:"started_ms"` // 0 for a zero StartedAt
-	AppsDigest string `json:"apps_digest"`
-	LiveForMs  int64  `json:"live_for_ms"`
+	ID        string `json:"id"`
+	APIAddr   string `json:"api_addr"`
+	ReplAddr  string `json:"repl_addr"`
+	DataAddr  string `json:"data_addr"`
+	StartedMs int64  `json:"started_ms"` // 0 for a zero StartedAt
+	InSync    string `json:"in_sync"`
+	LiveForMs int64  `json:"live_for_ms"`
 }
 
 func encodeMember(m memberData) []byte {
@@ -71,7 +71,7 @@ func decodeMember(b []byte) (memberData, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return memberData{}, fmt.Errorf("member znode: %w", err)
 	}
-	n := coord.NodeInfo{ID: m.ID, APIAddr: m.APIAddr, ReplAddr: m.ReplAddr, DataAddr: m.DataAddr, AppsDigest: m.AppsDigest}
+	n := coord.NodeInfo{ID: m.ID, APIAddr: m.APIAddr, ReplAddr: m.ReplAddr, DataAddr: m.DataAddr, InSync: m.InSync}
 	if err := check.Node(n); err != nil {
 		return memberData{}, fmt.Errorf("member znode: %w", err)
 	}

@@ -66,7 +66,7 @@ func TestCodecs(t *testing.T) {
 	if got, err := decodeLease(encodeLease(l)); err != nil || got != l {
 		t.Fatalf("lease round trip = %+v, %v", got, err)
 	}
-	m := memberData{ID: "a", APIAddr: "[::1]:1", ReplAddr: "x:2", DataAddr: "", StartedMs: 12, AppsDigest: "d", LiveForMs: 3}
+	m := memberData{ID: "a", APIAddr: "[::1]:1", ReplAddr: "x:2", DataAddr: "", StartedMs: 12, InSync: "d", LiveForMs: 3}
 	if got, err := decodeMember(encodeMember(m)); err != nil || got != m {
 		t.Fatalf("member round trip = %+v, %v", got, err)
 	}

@@ -49,7 +49,7 @@ func Node(n coord.NodeInfo) error {
 	}
 	for _, f := range []struct{ what, v string }{
 		{"API address", n.APIAddr}, {"replication address", n.ReplAddr},
-		{"data address", n.DataAddr}, {"apps digest", n.AppsDigest},
+		{"data address", n.DataAddr}, {"in-sync marker", n.InSync},
 	} {
 		if err := Text(f.what, f.v, MaxTextLen); err != nil {
 			return fmt.Errorf("node %q: %w", n.ID, err)

@@ -23,7 +23,7 @@ func TestID(t *testing.T) {
 }
 
 func TestNode(t *testing.T) {
-	good := coord.NodeInfo{ID: "a", APIAddr: "127.0.0.1:1", ReplAddr: "[::1]:2", AppsDigest: "d"}
+	good := coord.NodeInfo{ID: "a", APIAddr: "127.0.0.1:1", ReplAddr: "[::1]:2", InSync: "d"}
 	if err := Node(good); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestNode(t *testing.T) {
 		{ID: "a", APIAddr: strings.Repeat("x", MaxTextLen+1)},
 		{ID: "a", ReplAddr: "\xff"},
 		{ID: "a", DataAddr: "\x00"},
-		{ID: "a", AppsDigest: "\xfe"},
+		{ID: "a", InSync: "\xfe"},
 	} {
 		if err := Node(n); err == nil {
 			t.Errorf("Node(%+v) accepted", n)
