@@ -78,6 +78,11 @@ func (n *Node) Status() Status {
 	}
 	if r != nil {
 		if peer, acked, rtt, synced := r.peerStatus(); peer != "" {
+			// Synced only once the store records it: only then may the
+			// passive take over.
+			n.mu.Lock()
+			synced = synced && n.inSyncWritten == inSyncMarker(peer, st.Epoch)
+			n.mu.Unlock()
 			ps := &PeerStatus{Node: peer, Synced: synced, RTTMillis: float64(rtt.Microseconds()) / 1000}
 			for _, a := range st.Apps {
 				if a.LastLSN > acked[a.Name] {

@@ -40,7 +40,7 @@ func (n *Node) Handover(ctx context.Context) error {
 		if r == nil {
 			return errors.New("no passive is connected to take over")
 		}
-		if _, _, _, synced := r.peerStatus(); !synced {
+		if st := n.Status(); st.Peer == nil || !st.Peer.Synced {
 			return errors.New("the passive has not yet taken the state; try again shortly")
 		}
 		n.stopSources()

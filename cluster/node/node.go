@@ -71,6 +71,15 @@ type Node struct {
 
 	tlsServer, tlsClient *tls.Config // replication TLS, if configured
 
+	// The in-sync record (insync.go): what this active records, what the
+	// store last took, whether committing alone is allowed, and the last
+	// record seen of each other holder.
+	inSync, inSyncWritten string
+	aloneOK               atomic.Bool
+	holderInSync          map[string]string
+	wake                  chan struct{} // a passive stopped acknowledging
+	refused               uint64        // the epoch whose lapsed lease this node last declined
+
 	// broken holds API-deployed apps this node cannot run, with the reason.
 	broken map[string]string
 
@@ -88,7 +97,8 @@ func New(cfg *Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger.With("node", cfg.Node.ID), gate: host.NewGate(false),
 		start: time.Now(), m: NewMachine(cfg.Node.ID, cfg.Coordination.Lease), exec: make(chan func(context.Context)),
-		broken: map[string]string{}}
+		broken: map[string]string{}, holderInSync: map[string]string{}, wake: make(chan struct{}, 1)}
+	n.aloneOK.Store(true)
 	for _, p := range deps.Plans {
 		n.units = append(n.units, &unit{plan: p, origin: originConfig})
 	}
@@ -131,6 +141,8 @@ func (n *Node) resetApp(u *unit) {
 		OnCheckpoint:          n.onCheckpoint,
 		OnAppend:              n.onAppend,
 		OnPublished:           n.onAppend,
+		AloneOK:               n.aloneOK.Load,
+		OnDetach:              func() { signal(n.wake) },
 		OnDigest: func(lsn uint64, hash []byte) {
 			if r := n.currentRepl(); r != nil {
 				r.send(&repl.Digest{Epoch: r.epoch, App: u.plan.Name, LSN: lsn, Hash: hash})
@@ -174,8 +186,10 @@ func (n *Node) currentRepl() *replServer {
 }
 
 func (n *Node) info() coord.NodeInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	return coord.NodeInfo{ID: n.cfg.Node.ID, APIAddr: n.cfg.Node.API, ReplAddr: n.cfg.Replication.Advertise,
-		DataAddr: n.cfg.Sources.HTTPListen, StartedAt: n.start}
+		DataAddr: n.cfg.Sources.HTTPListen, StartedAt: n.start, InSync: n.inSync}
 }
 
 // Run runs the node until ctx is done, then shuts it down gracefully: an
@@ -204,6 +218,9 @@ func (n *Node) Run(ctx context.Context) error {
 		case fn := <-n.exec:
 			fn(ctx)
 			continue
+		case <-n.wake:
+			n.syncMarker(ctx)
+			continue
 		case <-timer.C:
 		}
 		var actions []Action
@@ -212,6 +229,7 @@ func (n *Node) Run(ctx context.Context) error {
 			// The renewal goes first: a slow heartbeat must not eat into the lease.
 			if n.machine().Role() == Active {
 				actions = append(actions, n.renew(ctx)...)
+				n.syncMarker(ctx)
 			}
 			if err := n.heartbeat(ctx); errors.Is(err, coord.ErrGroupFull) {
 				n.shutdown()
@@ -240,8 +258,12 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) heartbeat(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, n.cfg.Coordination.Heartbeat)
 	defer cancel()
-	err := n.deps.Coord.Heartbeat(cctx, n.info(), n.cfg.Coordination.Lease)
+	info := n.info()
+	err := n.deps.Coord.Heartbeat(cctx, info, n.cfg.Coordination.Lease)
 	if err == nil {
+		n.mu.Lock()
+		n.inSyncWritten = info.InSync
+		n.mu.Unlock()
 		n.refreshPeers(cctx)
 	} else if ctx.Err() == nil {
 		n.log.Warn("heartbeat failed", "err", err)
@@ -277,6 +299,18 @@ func (n *Node) renew(ctx context.Context) []Action {
 	return actions
 }
 
+// refuseTakeOver says, once per lapsed lease, why this passive waits.
+func (n *Node) refuseTakeOver(l coord.Lease, why string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.refused == l.Epoch {
+		return
+	}
+	n.refused = l.Epoch
+	n.log.Error("the active's lease ran out but this node may lack input it acknowledged; not taking over until it returns",
+		"active", l.Holder, "epoch", l.Epoch, "why", why)
+}
+
 // acquire asks for the lease, or with onlyLook just reads who holds it (after
 // a handover, so the peer gets it and this node follows the peer).
 func (n *Node) acquire(ctx context.Context, onlyLook bool) []Action {
@@ -287,8 +321,12 @@ func (n *Node) acquire(ctx context.Context, onlyLook bool) []Action {
 	var err error
 	if onlyLook {
 		l, err = n.deps.Coord.Lease(cctx)
-	} else {
-		l, held, err = n.deps.Coord.Acquire(cctx, n.cfg.Node.ID, n.cfg.Coordination.Lease)
+	} else if l, err = n.deps.Coord.Lease(cctx); err == nil {
+		if ok, why := n.mayTakeOver(cctx, l); !ok {
+			n.refuseTakeOver(l, why)
+		} else {
+			l, held, err = n.deps.Coord.Acquire(cctx, n.cfg.Node.ID, n.cfg.Coordination.Lease)
+		}
 	}
 	cancel()
 	if err != nil && ctx.Err() == nil {
@@ -346,6 +384,12 @@ func (n *Node) do(ctx context.Context, a Action) {
 
 func (n *Node) promote(ctx context.Context, epoch uint64) {
 	n.stopFollowing()
+	// A new term starts alone: no passive is in sync with it yet. Records of
+	// earlier terms name other epochs, so they can never let a passive in.
+	n.mu.Lock()
+	n.inSync = ""
+	n.mu.Unlock()
+	n.aloneOK.Store(true)
 	start := time.Now()
 	n.openGate()
 	for _, u := range n.unitList() {
@@ -427,6 +471,8 @@ func (n *Node) stopSources() {
 
 func (n *Node) demote(reason string) {
 	n.gate.Set(false)
+	// n.inSync stays: the record names this term's in-sync passive, which
+	// may take over (after a handover it must); a later term never matches.
 	n.stopSources()
 	n.mu.Lock()
 	r := n.repl
