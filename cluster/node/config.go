@@ -70,6 +70,11 @@ type ReplicationConfig struct {
 	// then keeps every entry since its last checkpoint, sends the rest.
 	LiveSync       *bool `yaml:"liveSync"`
 	AppSyncRetries int   `yaml:"appSyncRetries"`
+	// PeerTimeout is how long either side of the link waits for the other
+	// before it gives up on the connection (the active then runs alone,
+	// recording that first). Default: the lease, at least 2s, so that a
+	// busy machine is not taken for a dead one.
+	PeerTimeout time.Duration `yaml:"peerTimeout"`
 	// TLS runs the replication link over TLS. Each node presents its
 	// certificate (cert, key) and checks the peer's against ca, both ways.
 	TLS *TLSConfig `yaml:"tls"`
@@ -195,6 +200,12 @@ func (c *Config) Validate() error {
 	}
 	if t := r.TLS; t != nil && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
 		bad("replication.tls needs cert, key and ca")
+	}
+	if r.PeerTimeout == 0 {
+		r.PeerTimeout = max(co.Lease, 2*time.Second)
+	}
+	if r.PeerTimeout < 0 {
+		bad("replication.peerTimeout must be positive")
 	}
 	if r.RetryAppSyncPeriod == 0 {
 		r.RetryAppSyncPeriod = 5 * time.Second

@@ -142,7 +142,7 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 	f.mu.Unlock()
 	f.n.log.Info("replicating from the active", "active", welcome.NodeID, "epoch", welcome.Epoch)
 	known := max(epoch, welcome.Epoch)
-	lease := f.n.cfg.Coordination.Lease
+	silence := f.n.cfg.Replication.PeerTimeout
 	// Say at once what is held, so an active that resumes this passive from
 	// its own position (no snapshot) counts it as synced.
 	acks := map[string]uint64{}
@@ -163,7 +163,7 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 				return err
 			}
 		}
-		conn.SetReadDeadline(time.Now().Add(lease))
+		conn.SetReadDeadline(time.Now().Add(silence))
 		m, err := conn.Recv()
 		if err != nil {
 			return err
@@ -240,7 +240,7 @@ func (f *follower) session(ctx context.Context, addr string, epoch uint64) error
 				}
 			}
 			clear(acks)
-			conn.SetWriteDeadline(time.Now().Add(lease))
+			conn.SetWriteDeadline(time.Now().Add(silence))
 			if err := conn.Flush(); err != nil {
 				return err
 			}

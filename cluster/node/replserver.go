@@ -162,7 +162,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 	for _, p := range hello.Apps {
 		held[p.App] = p
 	}
-	lease := r.n.cfg.Coordination.Lease
+	silence := r.n.cfg.Replication.PeerTimeout
 	cursor := map[string]uint64{}
 	for _, u := range r.n.unitList() {
 		app := u.app
@@ -199,7 +199,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 		s.attachAt[app.Name()] = lsn
 		s.mu.Unlock()
 	}
-	s.conn.SetWriteDeadline(time.Now().Add(lease))
+	s.conn.SetWriteDeadline(time.Now().Add(silence))
 	if err := s.conn.Flush(); err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 			sent = true
 		}
 		if sent {
-			s.conn.SetWriteDeadline(time.Now().Add(lease))
+			s.conn.SetWriteDeadline(time.Now().Add(silence))
 			if err := s.conn.Flush(); err != nil {
 				return err
 			}
@@ -264,7 +264,7 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 			if err := s.conn.Send(&repl.Ping{Epoch: r.epoch, Nanos: time.Now().UnixNano()}); err != nil {
 				return err
 			}
-			s.conn.SetWriteDeadline(time.Now().Add(lease))
+			s.conn.SetWriteDeadline(time.Now().Add(silence))
 			if err := s.conn.Flush(); err != nil {
 				return err
 			}
@@ -289,12 +289,12 @@ func samePositions(a, b map[string]uint64) bool {
 }
 
 // readAcks applies the passive's acknowledgements. A passive that says nothing
-// for a whole lease period (it answers every Ping) is dropped, so a frozen
+// for replication.peerTimeout (it answers every Ping) is dropped, so a frozen
 // passive cannot stall the sources for long.
 func (r *replServer) readAcks(ctx context.Context, s *session) error {
-	lease := r.n.cfg.Coordination.Lease
+	silence := r.n.cfg.Replication.PeerTimeout
 	for {
-		s.conn.SetReadDeadline(time.Now().Add(lease))
+		s.conn.SetReadDeadline(time.Now().Add(silence))
 		m, err := s.conn.Recv()
 		if err != nil {
 			return fmt.Errorf("read from passive: %w", err)
