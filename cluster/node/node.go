@@ -320,7 +320,9 @@ func (n *Node) acquire(ctx context.Context, onlyLook bool) []Action {
 	var held bool
 	var err error
 	if onlyLook {
-		l, err = n.deps.Coord.Lease(cctx)
+		if l, err = n.deps.Coord.Lease(cctx); err == nil && l.Valid && l.Holder != n.cfg.Node.ID {
+			n.holdOff = 0 // the peer took over: this node may take the lease back when it lapses
+		}
 	} else if l, err = n.deps.Coord.Lease(cctx); err == nil {
 		if ok, why := n.mayTakeOver(cctx, l); !ok {
 			n.refuseTakeOver(l, why)
