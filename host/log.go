@@ -22,9 +22,17 @@ type EntryKind = repl.EntryKind
 
 // memLog holds the entries after base, contiguous. It is not safe for
 // concurrent use: App guards it with its mutex.
+//
+// Trimming only moves the start of entries forward in store, so it costs
+// nothing for the entries kept: the log is trimmed after every applied batch
+// and acknowledgement while thousands of entries may be waiting behind them.
+// The entries kept move back to the front of store only when they reach its
+// end with at least as many trimmed before them, so each is moved once on
+// average.
 type memLog struct {
-	base    uint64 // LSN of the entry just before entries[0]
-	entries []Entry
+	base    uint64  // LSN of the entry just before entries[0]
+	entries []Entry // a window of store that extends to its end
+	store   []Entry // backing array, of full length
 }
 
 func (l *memLog) last() uint64 { return l.base + uint64(len(l.entries)) }
@@ -33,8 +41,31 @@ func (l *memLog) append(e Entry) error {
 	if e.LSN != l.last()+1 {
 		return fmt.Errorf("log gap: have up to LSN %d, got %d", l.last(), e.LSN)
 	}
+	if len(l.entries) == cap(l.entries) {
+		l.makeRoom()
+	}
 	l.entries = append(l.entries, e)
 	return nil
+}
+
+// minStore is the capacity of a log's first backing array.
+const minStore = 256
+
+// makeRoom makes room for an entry after entries, which end at the end of
+// store: by moving them to the front of store when at least as many were
+// trimmed before them, else by growing store.
+func (l *memLog) makeRoom() {
+	n := len(l.entries)
+	if head := len(l.store) - n; head > 0 && head >= n {
+		copy(l.store, l.entries) // no overlap: head >= n
+		clear(l.store[head:])    // the old places hold payloads the log no longer owns
+		l.entries = l.store[:n]
+		return
+	}
+	grown := make([]Entry, max(2*n, minStore))
+	copy(grown, l.entries)
+	l.store = grown
+	l.entries = grown[:n]
 }
 
 // from returns up to max entries starting at lsn. The slice aliases the log;
@@ -60,22 +91,19 @@ func (l *memLog) trim(lsn uint64) {
 		return
 	}
 	if lsn >= l.last() {
-		l.base = lsn
-		l.entries = l.entries[:0]
+		l.reset(lsn)
 		return
 	}
 	n := lsn - l.base
-	// Copy down so the backing array does not grow without bound.
-	rest := copy(l.entries, l.entries[n:])
-	clear(l.entries[rest:])
-	l.entries = l.entries[:rest]
+	clear(l.entries[:n]) // let their payloads go
+	l.entries = l.entries[n:]
 	l.base = lsn
 }
 
 // reset empties the log so that the next entry is base+1.
 func (l *memLog) reset(base uint64) {
 	clear(l.entries)
-	l.entries = l.entries[:0]
+	l.entries = l.store[:0]
 	l.base = base
 }
 
