@@ -393,7 +393,7 @@ func (p *planner) planQuery(aq *ast.Query) {
 	}
 	src.queries = append(src.queries, q)
 	r.queries = append(r.queries, q)
-	if q.win != nil || q.rate != nil {
+	if q.win != nil && hasTimers(q.win) || q.rate != nil {
 		r.timed = append(r.timed, q)
 	}
 	if q.name != "" {

@@ -403,3 +403,32 @@ func FuzzRestoreApps(f *testing.F) {
 		}
 	})
 }
+
+// Windows that only move with arrivals stay off the timed list that Send
+// walks before every event; windows with deadlines, and output rates by
+// time, stay on it.
+func TestTimedOperators(t *testing.T) {
+	const def = "define stream S (symbol string, price double, volume long);\n"
+	tests := []struct {
+		query string
+		timed bool
+	}{
+		{"from S[price > 1.0] select symbol insert into O;", false},
+		{"from S#window.length(10) select sum(volume) as v insert into O;", false},
+		{"from S#window.lengthBatch(10) select sum(volume) as v insert into O;", false},
+		{"from S#window.externalTime(volume, 1 sec) select sum(volume) as v insert into O;", false},
+		{"from S#window.sort(3, price) select symbol insert into O;", false},
+		{"from S#window.time(1 sec) select sum(volume) as v insert into O;", true},
+		{"from S#window.timeBatch(1 sec) select sum(volume) as v insert into O;", true},
+		{"from S#window.length(10) select sum(volume) as v output last every 1 sec insert into O;", true},
+	}
+	for _, tc := range tests {
+		r, err := New(mustParse(t, def+tc.query))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		if got := len(r.timed) > 0; got != tc.timed {
+			t.Errorf("%s: timed = %v, want %v", tc.query, got, tc.timed)
+		}
+	}
+}

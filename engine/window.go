@@ -25,6 +25,19 @@ type window interface {
 	readState(d *decoder) error
 }
 
+// hasTimers reports whether w can ever have a deadline. Send checks every
+// timed operator's deadline before each event, so windows that only move
+// with arrivals are left out of that list; a window not named here counts
+// as timed, which is always correct, only slower.
+func hasTimers(w window) bool {
+	switch w.(type) {
+	case *lengthWindow, *lengthBatchWindow, *externalTimeWindow, *batchWindow, *expressionWindow,
+		*expressionBatchWindow, *sortWindow, *frequentWindow, *lossyFrequentWindow:
+		return false
+	}
+	return true
+}
+
 // resetMark identifies RESET events, which batch windows put in a chunk where
 // the aggregates must start over. Only its address matters; it is never
 // written.
