@@ -23,12 +23,11 @@ type EntryKind = repl.EntryKind
 // memLog holds the entries after base, contiguous. It is not safe for
 // concurrent use: App guards it with its mutex.
 //
-// Trimming only moves the start of entries forward in store, so it costs
-// nothing for the entries kept: the log is trimmed after every applied batch
-// and acknowledgement while thousands of entries may be waiting behind them.
-// The entries kept move back to the front of store only when they reach its
-// end with at least as many trimmed before them, so each is moved once on
-// average.
+// Trimming moves the start of entries forward in store, and moves the
+// entries kept back to the front only once at least as many were trimmed
+// before them, so each entry is moved at most once on average: the active
+// trims after every applied batch and acknowledgement while thousands of
+// entries may wait behind them, and the passive trims at each checkpoint.
 type memLog struct {
 	base    uint64  // LSN of the entry just before entries[0]
 	entries []Entry // a window of store that extends to its end
@@ -52,16 +51,10 @@ func (l *memLog) append(e Entry) error {
 const minStore = 256
 
 // makeRoom makes room for an entry after entries, which end at the end of
-// store: by moving them to the front of store when at least as many were
-// trimmed before them, else by growing store.
+// store, by growing store: trim has left fewer entries trimmed before them
+// than there are entries.
 func (l *memLog) makeRoom() {
 	n := len(l.entries)
-	if head := len(l.store) - n; head > 0 && head >= n {
-		copy(l.store, l.entries) // no overlap: head >= n
-		clear(l.store[head:])    // the old places hold payloads the log no longer owns
-		l.entries = l.store[:n]
-		return
-	}
 	grown := make([]Entry, max(2*n, minStore))
 	copy(grown, l.entries)
 	l.store = grown
@@ -98,6 +91,12 @@ func (l *memLog) trim(lsn uint64) {
 	clear(l.entries[:n]) // let their payloads go
 	l.entries = l.entries[n:]
 	l.base = lsn
+	end := len(l.store) - cap(l.entries) + len(l.entries)
+	if head := end - len(l.entries); len(l.entries) <= head {
+		kept := copy(l.store, l.entries) // no overlap: head >= kept
+		clear(l.store[head:end])         // the old places of the entries moved
+		l.entries = l.store[:kept]
+	}
 }
 
 // reset empties the log so that the next entry is base+1.

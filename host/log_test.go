@@ -94,3 +94,19 @@ func BenchmarkMemLogBacklog(b *testing.B) {
 		l.trim(l.base + batch)
 	}
 }
+
+// BenchmarkMemLogCheckpoint appends as a passive does and trims at each
+// checkpoint, which leaves only the few entries logged after it. An op is
+// one entry.
+func BenchmarkMemLogCheckpoint(b *testing.B) {
+	const between, after = 100000, 1000
+	var l memLog
+	payload := []byte{1}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = l.append(Entry{LSN: l.last() + 1, Payload: payload})
+		if i%between == between-1 {
+			l.trim(l.last() - after)
+		}
+	}
+}
