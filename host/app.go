@@ -368,11 +368,23 @@ func (a *App) AppendReplicated(entries []Entry) (uint64, error) {
 	if a.role != rolePassive {
 		return 0, fmt.Errorf("app %s: entries received while not passive", a.cfg.Name)
 	}
+	// One allocation holds the payloads of the whole message.
+	size := 0
+	for i := range entries {
+		if entries[i].LSN > a.wal.last() {
+			size += len(entries[i].Payload)
+		}
+	}
+	payloads := make([]byte, 0, size)
 	for _, e := range entries {
 		if e.LSN <= a.wal.last() {
 			continue
 		}
-		e.Payload = append([]byte(nil), e.Payload...)
+		if e.Payload != nil {
+			at := len(payloads)
+			payloads = append(payloads, e.Payload...)
+			e.Payload = payloads[at:len(payloads):len(payloads)]
+		}
 		if err := a.wal.append(e); err != nil {
 			return a.wal.last(), fmt.Errorf("app %s: %w", a.cfg.Name, err)
 		}

@@ -660,3 +660,37 @@ func TestIngestPayloadsOwned(t *testing.T) {
 		t.Errorf("logged %v, want %v", got, want)
 	}
 }
+
+// TestAppendReplicatedCopies checks that the passive keeps its own copy of
+// each payload: the replication connection reuses the memory of a message
+// for the next one.
+func TestAppendReplicatedCopies(t *testing.T) {
+	p := newTestApp(t, &memSink{}, nil, true)
+	st, err := (&appState{LSN: 10, Ordinals: map[string]uint64{}}).marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.InstallSnapshot(10, st, 1); err != nil {
+		t.Fatal(err)
+	}
+	frame := []byte{1, 2, 3, 4, 5, 6}
+	in := []Entry{
+		{LSN: 9, Kind: EventEntry, Stream: "In", Payload: frame[0:1]}, // held already: skipped
+		{LSN: 11, Kind: EventEntry, Stream: "In", Payload: frame[1:3]},
+		{LSN: 12, Kind: TickEntry, Timestamp: 5},
+		{LSN: 13, Kind: EventEntry, Stream: "In", Payload: frame[3:6]},
+	}
+	held, err := p.AppendReplicated(in)
+	if err != nil || held != 13 {
+		t.Fatalf("AppendReplicated = %d, %v", held, err)
+	}
+	clear(frame)
+	got := p.EntriesFrom(11, 0)
+	if len(got) != 3 || string(got[0].Payload) != "\x02\x03" || got[1].Payload != nil || string(got[2].Payload) != "\x04\x05\x06" {
+		t.Fatalf("held %+v", got)
+	}
+	// A payload cannot grow into its neighbour's memory.
+	if cap(got[0].Payload) != 2 {
+		t.Errorf("payload capacity %d, want 2", cap(got[0].Payload))
+	}
+}
