@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"sort"
 	"strings"
@@ -389,6 +390,20 @@ func (s *selector) emptyGroup(g *group) bool {
 // groupKey encodes the group-by values of the event in s.fr into s.key.
 func (s *selector) groupKey() {
 	b := s.key[:0]
+	if len(s.groupBy) == 1 {
+		// The common single key, a string most often: the bytes AppendValue
+		// would give, without its call and type switch.
+		v := s.groupBy[0].val(&s.fr)
+		if v.Type() == event.String {
+			str := v.Str()
+			b = append(b, byte(event.String))
+			b = binary.AppendUvarint(b, uint64(len(str)))
+			s.key = append(b, str...)
+			return
+		}
+		s.key, _ = event.AppendValue(b, v)
+		return
+	}
 	for _, g := range s.groupBy {
 		b, _ = event.AppendValue(b, g.val(&s.fr))
 	}
@@ -421,7 +436,9 @@ func (s *selector) process(chunk []event.Event) []event.Event {
 	if grouped {
 		s.pend = s.pend[:0]
 		s.pendKeys = s.pendKeys[:0]
-		clear(s.pendIdx)
+		if len(s.pendIdx) > 0 {
+			clear(s.pendIdx)
+		}
 	}
 	for i := range chunk {
 		e := &chunk[i]

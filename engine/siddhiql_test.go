@@ -432,3 +432,27 @@ func TestTimedOperators(t *testing.T) {
 		}
 	}
 }
+
+// The single-string group key fast path must give AppendValue's bytes:
+// snapshots store the keys, so both forms must never meet in one state.
+func TestGroupKeyBytes(t *testing.T) {
+	r, err := New(mustParse(t, "define stream S (symbol string, price double);\n"+
+		"from S#window.length(5) select symbol, avg(price) as ap group by symbol insert into O;"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := r.queries[0].sel
+	for _, sym := range []string{"", "IBM", strings.Repeat("x", 300)} {
+		sel.fr.in = []event.Value{event.StringValue(sym), event.DoubleValue(1)}
+		sel.groupKey()
+		want, _ := event.AppendValue(nil, event.StringValue(sym))
+		if string(sel.key) != string(want) {
+			t.Errorf("group key of %q = %x, want %x", sym, sel.key, want)
+		}
+	}
+	sel.fr.in = []event.Value{event.NullValue(), event.DoubleValue(1)}
+	sel.groupKey()
+	if want, _ := event.AppendValue(nil, event.NullValue()); string(sel.key) != string(want) {
+		t.Errorf("group key of null = %x, want %x", sel.key, want)
+	}
+}
