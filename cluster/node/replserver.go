@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandem-stream/tandem/cluster/repl"
@@ -34,6 +35,9 @@ type session struct {
 	conn   *repl.Conn
 	cancel context.CancelFunc
 	done   chan struct{}
+	// holding is set while the writer holds entries back until the passive
+	// acknowledges its last flush; readAcks then wakes it with each ack.
+	holding atomic.Bool
 
 	mu       sync.Mutex
 	attachAt map[string]uint64 // per app: the LSN the passive starts from
@@ -209,10 +213,39 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 
 	ping := time.NewTicker(r.n.cfg.Coordination.Heartbeat / 2)
 	defer ping.Stop()
+	sendPing := func() error {
+		if err := s.conn.Send(&repl.Ping{Epoch: r.epoch, Nanos: time.Now().UnixNano()}); err != nil {
+			return err
+		}
+		s.conn.SetWriteDeadline(time.Now().Add(silence))
+		return s.conn.Flush()
+	}
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	defer hold.Stop()
 	published := map[string]map[string]uint64{}
+	flushed := map[string]uint64{} // per app: the last LSN of the newest flush
+	var flushedAt time.Time
 	var es []host.Entry // reused: Send encodes the entries and keeps none
 	for {
-		sent := false
+		if wait := r.holdFor(s, cursor, flushed, flushedAt, time.Now()); wait > 0 {
+			hold.Reset(wait)
+			select {
+			case <-r.wake:
+			case <-hold.C:
+			case <-ping.C:
+				if err := sendPing(); err != nil {
+					return err
+				}
+			case err := <-readErr:
+				return err
+			case <-ctx.Done():
+				return nil
+			}
+			hold.Stop()
+			continue
+		}
+		sent, entries := false, false
 		for _, u := range r.n.unitList() {
 			app := u.app
 			from, ok := cursor[app.Name()]
@@ -220,26 +253,37 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 				continue
 			}
 			pos := app.Published()
-			es = app.AppendEntriesFrom(es[:0], from, 4096)
-			if len(es) == 0 && samePositions(published[app.Name()], pos) {
-				continue
+			// Everything logged goes in this flush, in messages of up to
+			// maxShip entries, up to a bound that keeps the loop turning.
+			for range maxMessages {
+				es = app.AppendEntriesFrom(es[:0], from, maxShip)
+				if len(es) == 0 && samePositions(published[app.Name()], pos) {
+					break
+				}
+				msg := &repl.Entries{Epoch: r.epoch, App: app.Name(), Entries: es}
+				for id, p := range pos {
+					msg.Published = append(msg.Published, repl.SinkPos{Sink: id, Position: p})
+				}
+				published[app.Name()] = pos
+				s.mu.Lock()
+				s.sent[app.Name()] = pos
+				s.mu.Unlock()
+				if err := s.conn.Send(msg); err != nil {
+					return err
+				}
+				sent = true
+				n := len(es)
+				if n > 0 {
+					from = es[n-1].LSN + 1
+					cursor[app.Name()] = from
+					flushed[app.Name()] = from - 1
+					entries = true
+				}
+				clear(es) // let the log's trimmed payloads go
+				if n < maxShip {
+					break
+				}
 			}
-			msg := &repl.Entries{Epoch: r.epoch, App: app.Name(), Entries: es}
-			for id, p := range pos {
-				msg.Published = append(msg.Published, repl.SinkPos{Sink: id, Position: p})
-			}
-			published[app.Name()] = pos
-			s.mu.Lock()
-			s.sent[app.Name()] = pos
-			s.mu.Unlock()
-			if err := s.conn.Send(msg); err != nil {
-				return err
-			}
-			if len(es) > 0 {
-				cursor[app.Name()] = es[len(es)-1].LSN + 1
-			}
-			clear(es) // let the log's trimmed payloads go
-			sent = true
 		}
 		s.mu.Lock()
 		outbox := s.outbox
@@ -256,16 +300,15 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 			if err := s.conn.Flush(); err != nil {
 				return err
 			}
+			if entries {
+				flushedAt = time.Now()
+			}
 			continue
 		}
 		select {
 		case <-r.wake:
 		case <-ping.C:
-			if err := s.conn.Send(&repl.Ping{Epoch: r.epoch, Nanos: time.Now().UnixNano()}); err != nil {
-				return err
-			}
-			s.conn.SetWriteDeadline(time.Now().Add(silence))
-			if err := s.conn.Flush(); err != nil {
+			if err := sendPing(); err != nil {
 				return err
 			}
 		case err := <-readErr:
@@ -274,6 +317,56 @@ func (r *replServer) stream(ctx context.Context, s *session, hello *repl.Hello) 
 			return nil
 		}
 	}
+}
+
+const (
+	maxShip     = 4096 // entries per Entries message
+	maxMessages = 16   // Entries messages per app and flush
+	// maxHold bounds how long new entries wait for the passive to
+	// acknowledge the previous flush, and holdEntries how many may wait.
+	maxHold     = time.Millisecond
+	holdEntries = maxShip
+)
+
+// holdFor returns how long the writer should hold newly logged entries
+// back, 0 for not at all; the last flush of entries was at at. It holds them
+// while the passive has not yet
+// acknowledged the last flush of entries (group commit): the entries of
+// concurrent senders then go out together, so one write here and one read,
+// append and ack on the passive serve many batches rather than each. A lone
+// sender never waits, since its last batch was acknowledged before it sent
+// the next; nor does anything wait behind a checkpoint or digest to send.
+func (r *replServer) holdFor(s *session, cursor, flushed map[string]uint64, at, now time.Time) time.Duration {
+	s.holding.Store(false)
+	left := maxHold - now.Sub(at)
+	if len(flushed) == 0 || left <= 0 {
+		return 0
+	}
+	pending := uint64(0)
+	for _, u := range r.n.unitList() {
+		if from, ok := cursor[u.app.Name()]; ok {
+			if last := u.app.LastLSN(); last >= from {
+				pending += last - from + 1
+			}
+		}
+	}
+	if pending == 0 || pending >= holdEntries {
+		return 0
+	}
+	// Set before reading the acks, so that readAcks, which stores an ack
+	// before looking at the flag, wakes the writer for any ack it misses.
+	s.holding.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.outbox) > 0 {
+		return 0
+	}
+	for app, lsn := range flushed {
+		if s.lagLSN[app] < lsn {
+			return left
+		}
+	}
+	return 0
 }
 
 func samePositions(a, b map[string]uint64) bool {
@@ -306,6 +399,9 @@ func (r *replServer) readAcks(ctx context.Context, s *session) error {
 				s.mu.Lock()
 				s.lagLSN[m.App] = m.LSN
 				s.mu.Unlock()
+				if s.holding.Load() {
+					r.notify()
+				}
 			}
 		case *repl.CheckpointAck:
 			r.n.log.Debug("passive stored checkpoint", "app", m.App, "revision", m.Revision, "lsn", m.LSN)
