@@ -362,7 +362,9 @@ func (r *replServer) holdFor(s *session, cursor, flushed map[string]uint64, at, 
 		return 0
 	}
 	for app, lsn := range flushed {
-		if s.lagLSN[app] < lsn {
+		// An app the passive never acknowledged (it does not run it) is
+		// no reason to wait.
+		if acked, ok := s.lagLSN[app]; ok && acked < lsn {
 			return left
 		}
 	}

@@ -44,6 +44,7 @@ func TestHoldFor(t *testing.T) {
 		{"unacknowledged flush", last - 2, map[string]uint64{"H": last - 3}, last - 5, false, at, true},
 		{"flush acknowledged", last - 2, map[string]uint64{"H": last - 3}, last - 3, false, at, false},
 		{"nothing flushed yet", last - 2, map[string]uint64{}, 0, false, at, false},
+		{"an app the passive never acknowledged", last - 2, map[string]uint64{"H": last - 3, "Other": 5}, last - 3, false, at, false},
 		{"nothing new to ship", last + 1, map[string]uint64{"H": last}, last - 5, false, at, false},
 		{"held long enough", last - 2, map[string]uint64{"H": last - 3}, last - 5, false, at.Add(maxHold), false},
 		{"a checkpoint to send", last - 2, map[string]uint64{"H": last - 3}, last - 5, true, at, false},
